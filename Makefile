@@ -1,0 +1,49 @@
+# The project's front door. `make demo` and `make test` work on a fresh clone:
+# they create the virtual environment in .venv and install what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SYSTEM := .cache/system-deps-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help venv system-deps demo test test-fast lint bench clean
+
+help:
+	@echo "make demo   run the reference experiment against the bundled shop, print the report path"
+	@echo "make test   unit and integration tests (sets up everything it needs)"
+	@echo "make lint   ruff, terraform fmt/validate, packer fmt/validate, shellcheck"
+	@echo "make bench  benchmarks; writes benchmarks/RESULTS.md"
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SYSTEM): scripts/system-deps.sh
+	scripts/system-deps.sh
+	mkdir -p $(dir $@) && touch $@
+
+venv: $(STAMP)
+
+system-deps: $(SYSTEM)
+
+demo: $(STAMP)
+	$(BIN)/surge demo
+
+test: $(STAMP) $(SYSTEM)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP) $(SYSTEM)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+bench: $(STAMP) $(SYSTEM)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

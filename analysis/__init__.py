@@ -1,0 +1,1 @@
+"""pandas reports from a run directory: timelines, stages, the knee, verdict, cost."""

@@ -1,0 +1,1 @@
+"""What runs inside Locust: the open-model engine and the bundled scenarios."""

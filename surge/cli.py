@@ -1,0 +1,72 @@
+"""The `surge` command: a thin front door over library functions.
+
+Subcommands live in `surge.commands.<name>` modules, each with `HELP`,
+`add_arguments(parser)` and `run(args) -> int`; `COMMANDS` below is the one
+place they are registered. Modules keep heavy imports inside `run` so that
+`surge --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from surge import __version__
+from surge.errors import ExitCode, ScheduleError, SurgeError
+
+#: subcommand name -> module implementing it, in the order `surge --help` lists them
+COMMANDS: dict[str, str] = {
+    "schedule": "surge.commands.schedule",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surge",
+        description="Open-model, distributed load testing for web-shop APIs, on Locust.",
+        epilog="Exit codes: 0 passed, 1 thresholds failed, 2 bad input, "
+        "3 results untrustworthy, 4 infrastructure error, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"surge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if not getattr(args, "_run", None):
+        parser.print_help(sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except SurgeError as exc:
+        report_error(exc)
+        return exc.exit_code
+
+
+def report_error(exc: SurgeError) -> None:
+    """Print a user-facing error: ``error: <what> (<where>)``, one line per problem."""
+    if isinstance(exc, ScheduleError) and len(exc.problems) > 1:
+        print(f"error: {len(exc.problems)} problems in schedule ({exc.where})", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {exc.where}: {problem}", file=sys.stderr)
+    else:
+        print(f"error: {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `surge` subcommand; registered in `surge.cli.COMMANDS`."""

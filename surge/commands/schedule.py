@@ -1,0 +1,58 @@
+"""`surge schedule validate FILE`: check a schedule and summarise what it will offer."""
+
+from __future__ import annotations
+
+import argparse
+
+from surge.errors import ExitCode
+from surge.schedule import Schedule, load_schedule
+from surge.units import format_duration
+
+HELP = "Validate schedules (and, with the S3 commands, push them)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    validate = actions.add_parser("validate", help="check a schedule file and summarise it")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="schedule YAML file(s)")
+    validate.set_defaults(_action=_validate)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args._action(args)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    for path in args.files:
+        print(summarise(load_schedule(path)))
+    return ExitCode.PASSED
+
+
+def summarise(schedule: Schedule) -> str:
+    """The short summary `validate` prints: stages, duration, peak, expected requests, times."""
+    scope = "per worker" if schedule.per_worker else "fleet-wide"
+    lines = [
+        f"{schedule.source}: ok",
+        f"  name      {schedule.name}",
+        f"  target    {schedule.target}  (allowed hosts: {', '.join(schedule.allow_hosts)})",
+        f"  arrivals  {schedule.arrivals.value}, rates {scope}",
+        f"  stages    {len(schedule.stages)}",
+    ]
+    for stage in schedule.stages:
+        lines.append(
+            f"    {stage.index:>3}  {format_duration(stage.start_s):>8}  {stage.describe()}"
+        )
+    lines += [
+        f"  duration  {format_duration(schedule.duration_s)}",
+        f"  peak      {schedule.peak_rate:g} req/s",
+        f"  requests  {schedule.expected_requests():,.0f} expected"
+        + (" per worker" if schedule.per_worker else ""),
+        f"  start     {schedule.start_at.isoformat() if schedule.start_at else 'when ready'}",
+        f"  end by    {schedule.end_by.isoformat() if schedule.end_by else 'start + duration + 5m'}",
+    ]
+    if schedule.thresholds:
+        rules = ", ".join(
+            t.rule + (" (abort)" if t.abort_on_fail else "") for t in schedule.thresholds
+        )
+        lines.append(f"  thresholds {rules}")
+    return "\n".join(lines)

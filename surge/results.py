@@ -1,0 +1,289 @@
+"""The results contract: the one module that writes and reads a run directory.
+
+Layout of ``results/<run_id>/``::
+
+    manifest.json                          format_version, schedule, versions, workers, clocks
+    requests/<worker_id>/part-NNNNN.parquet one row per request, dropped ones included
+    health.parquet                         generator health, one row per worker per second
+    report/                                written by `surge report`
+
+Readers discover parts by listing ``requests/`` and refuse a manifest whose
+``format_version`` they do not know.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import os
+import platform
+import re
+import socket
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from surge import __version__
+from surge.errors import RunDirError
+
+FORMAT_VERSION = 1
+KNOWN_FORMAT_VERSIONS = frozenset({1})
+MANIFEST = "manifest.json"
+REQUESTS_DIR = "requests"
+HEALTH_FILE = "health.parquet"
+REPORT_DIR = "report"
+PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
+COMPRESSION = "zstd"
+
+
+class Outcome(enum.Enum):
+    OK = "ok"
+    REJECTED = "rejected"  # a valid business refusal, such as sold out (409)
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    DROPPED = "dropped"  # never sent: later than max_lateness when a slot came free
+
+
+_dict_str = pa.dictionary(pa.int32(), pa.string())
+
+REQUEST_SCHEMA = pa.schema(
+    [
+        pa.field("worker", _dict_str, nullable=False),
+        pa.field("name", _dict_str, nullable=False),
+        pa.field("method", _dict_str, nullable=False),
+        pa.field("stage", pa.int16(), nullable=False),
+        pa.field("intended_us", pa.int64(), nullable=False),
+        pa.field("sent_us", pa.int64()),
+        pa.field("latency_us", pa.int64(), nullable=False),
+        pa.field("service_us", pa.int64()),
+        pa.field("status", pa.int16(), nullable=False),
+        pa.field("outcome", _dict_str, nullable=False),
+        pa.field("bytes", pa.int32(), nullable=False),
+        pa.field("error", _dict_str),
+    ],
+    metadata={"surge.format_version": str(FORMAT_VERSION)},
+)
+
+HEALTH_SCHEMA = pa.schema(
+    [
+        pa.field("time_us", pa.int64(), nullable=False),  # end of the one-second sample
+        pa.field("worker", _dict_str, nullable=False),
+        pa.field("cpu_percent", pa.float32()),
+        pa.field("send_lag_p50_us", pa.int64()),
+        pa.field("send_lag_p99_us", pa.int64()),
+        pa.field("send_lag_max_us", pa.int64()),
+        pa.field("in_flight", pa.int32()),
+        pa.field("sent", pa.int64()),  # requests sent in this sample
+        pa.field("late", pa.int64()),  # sent, but after their intended time + 10 ms
+        pa.field("dropped", pa.int64()),
+    ]
+)
+
+
+def make_run_id(schedule_name: str, now: dt.datetime | None = None) -> str:
+    """``<schedule name>-<UTC timestamp>``, sortable and safe as a path and S3 key."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return f"{schedule_name}-{now:%Y%m%dT%H%M%SZ}"
+
+
+def now_us() -> int:
+    """Wall-clock microseconds since the Unix epoch (UTC), the unit of every timestamp."""
+    return int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_table(path: Path, table: pa.Table) -> None:
+    """Write a Parquet file so that a reader sees all of it or none of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        pq.write_table(table, tmp, compression=COMPRESSION)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def requests_table(columns: Mapping[str, Sequence[Any] | pa.Array]) -> pa.Table:
+    """Build a table in the request schema from plain column sequences."""
+    arrays = []
+    for fld in REQUEST_SCHEMA:
+        values = columns[fld.name]
+        if pa.types.is_dictionary(fld.type):
+            arr = pa.array(values, type=pa.string()).dictionary_encode()
+        else:
+            arr = pa.array(values, type=fld.type)
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=REQUEST_SCHEMA)
+
+
+def part_path(run_dir: Path, worker_id: str, seq: int) -> Path:
+    return Path(run_dir) / REQUESTS_DIR / worker_id / f"part-{seq:05d}.parquet"
+
+
+def write_part(
+    run_dir: str | Path, worker_id: str, seq: int, columns: Mapping[str, Sequence[Any]] | pa.Table
+) -> Path:
+    """Write one batch of request records atomically; returns the part's path."""
+    table = columns if isinstance(columns, pa.Table) else requests_table(columns)
+    path = part_path(Path(run_dir), worker_id, seq)
+    _atomic_write_table(path, table)
+    return path
+
+
+def write_health(run_dir: str | Path, rows: Mapping[str, Sequence[Any]]) -> Path:
+    arrays = []
+    for fld in HEALTH_SCHEMA:
+        values = rows[fld.name]
+        if pa.types.is_dictionary(fld.type):
+            arrays.append(pa.array(values, type=pa.string()).dictionary_encode())
+        else:
+            arrays.append(pa.array(values, type=fld.type))
+    path = Path(run_dir) / HEALTH_FILE
+    _atomic_write_table(path, pa.Table.from_arrays(arrays, schema=HEALTH_SCHEMA))
+    return path
+
+
+def tool_versions() -> dict[str, str]:
+    try:
+        from importlib.metadata import version
+
+        locust_version = version("locust")
+    except Exception:  # pragma: no cover - locust is a hard dependency
+        locust_version = "unknown"
+    return {"surge": __version__, "locust": locust_version, "python": platform.python_version()}
+
+
+def build_manifest(
+    *,
+    run_id: str,
+    schedule: Any,
+    started_at: dt.datetime | None,
+    ended_at: dt.datetime | None,
+    workers: Sequence[Mapping[str, Any]] = (),
+    clock_offsets_ms: Mapping[str, float] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A manifest dict in the contract's shape. `schedule` is a `surge.schedule.Schedule`."""
+
+    def iso(t: dt.datetime | None) -> str | None:
+        return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if t else None
+
+    return {
+        "format_version": FORMAT_VERSION,
+        "run_id": run_id,
+        "schedule": schedule.to_dict(),
+        "schedule_yaml": schedule.text,
+        "versions": tool_versions(),
+        "host": socket.gethostname(),
+        "workers": [dict(w) for w in workers],
+        "started_at": iso(started_at),
+        "ended_at": iso(ended_at),
+        "clock_offsets_ms": dict(clock_offsets_ms or {}),
+        **extra,
+    }
+
+
+def write_manifest(run_dir: str | Path, manifest: Mapping[str, Any]) -> Path:
+    if manifest.get("format_version") not in KNOWN_FORMAT_VERSIONS:
+        raise ValueError("manifest must carry a known format_version (use build_manifest)")
+    path = Path(run_dir) / MANIFEST
+    _atomic_write_bytes(path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    return path
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """Load and check a run's manifest. Raises RunDirError naming what is wrong."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError("run directory not found", str(run_dir))
+    path = run_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunDirError("no manifest.json: not a surge run directory, or an incomplete one", str(path)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"manifest.json is not valid JSON: {exc}", str(path)) from None
+    if not isinstance(manifest, dict):
+        raise RunDirError("manifest.json is not a JSON object", str(path))
+    version = manifest.get("format_version")
+    if version not in KNOWN_FORMAT_VERSIONS:
+        known = ", ".join(map(str, sorted(KNOWN_FORMAT_VERSIONS)))
+        raise RunDirError(
+            f"unknown format_version {version!r}; this surge {__version__} reads version {known}",
+            str(path),
+        )
+    return manifest
+
+
+def list_parts(run_dir: str | Path) -> list[Path]:
+    """Every request part of a run, by worker then sequence number."""
+    root = Path(run_dir) / REQUESTS_DIR
+    if not root.is_dir():
+        return []
+    parts = [
+        p for worker in sorted(root.iterdir()) if worker.is_dir()
+        for p in sorted(worker.iterdir()) if PART_RE.match(p.name)
+    ]
+    return parts
+
+
+def read_requests(run_dir: str | Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """All request records of a run as one Arrow table (only `columns`, when given).
+
+    Dictionary columns stay dictionary-encoded, so ``to_pandas()`` yields
+    categoricals: 10 million rows fit in memory comfortably.
+    """
+    read_manifest(run_dir)
+    parts = list_parts(run_dir)
+    if not parts:
+        raise RunDirError("no request parts under requests/: the run recorded nothing", str(run_dir))
+    unknown = set(columns or ()) - set(REQUEST_SCHEMA.names)
+    if unknown:
+        raise ValueError(f"unknown request columns: {sorted(unknown)}")
+    schema = REQUEST_SCHEMA if columns is None else pa.schema([REQUEST_SCHEMA.field(c) for c in columns])
+    tables = []
+    for part in parts:
+        try:
+            table = pq.read_table(part, columns=list(schema.names))
+        except (pa.ArrowException, OSError) as exc:
+            raise RunDirError(f"corrupt request part: {exc}", str(part)) from None
+        try:
+            tables.append(table.cast(schema))
+        except (pa.ArrowException, ValueError) as exc:
+            raise RunDirError(f"request part does not match the results contract: {exc}", str(part)) from None
+    return pa.concat_tables(tables)
+
+
+def read_health(run_dir: str | Path) -> pa.Table | None:
+    """The generator health samples of a run, or None when it has none."""
+    path = Path(run_dir) / HEALTH_FILE
+    if not path.exists():
+        return None
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise RunDirError(f"corrupt health file: {exc}", str(path)) from None

@@ -1,0 +1,1 @@
+"""Shared test helpers: one place, imported by tests, never copied."""
