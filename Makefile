@@ -41,6 +41,7 @@ test-fast: $(STAMP)
 lint: $(STAMP) $(SYSTEM)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	@for check in scripts/lint-*.sh; do [ -e "$$check" ] || continue; echo "== $$check"; PATH="$(CURDIR)/$(BIN):$$PATH" "$$check" || exit 1; done
 
 bench: $(STAMP) $(SYSTEM)
 	$(BIN)/python -m benchmarks

@@ -5,6 +5,8 @@ Layout of ``results/<run_id>/``::
     manifest.json                          format_version, schedule, versions, workers, clocks
     requests/<worker_id>/part-NNNNN.parquet one row per request, dropped ones included
     health.parquet                         generator health, one row per worker per second
+    status.json                            live state, rewritten each second by the master
+                                           (progress display, web UI); final state at the end
     report/                                written by `surge report`
 
 Readers discover parts by listing ``requests/`` and refuse a manifest whose
@@ -35,6 +37,7 @@ KNOWN_FORMAT_VERSIONS = frozenset({1})
 MANIFEST = "manifest.json"
 REQUESTS_DIR = "requests"
 HEALTH_FILE = "health.parquet"
+STATUS_FILE = "status.json"
 REPORT_DIR = "report"
 PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 COMPRESSION = "zstd"
