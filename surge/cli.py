@@ -19,6 +19,8 @@ from surge.errors import ExitCode, ScheduleError, SurgeError
 #: subcommand name -> module implementing it, in the order `surge --help` lists them
 COMMANDS: dict[str, str] = {
     "schedule": "surge.commands.schedule",
+    "fetch": "surge.commands.fetch",
+    "abort": "surge.commands.abort",
 }
 
 

@@ -227,7 +227,9 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
-        raise RunDirError("no manifest.json: not a surge run directory, or an incomplete one", str(path)) from None
+        raise RunDirError(
+            "no manifest.json: not a surge run directory, or an incomplete one", str(path)
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunDirError(f"manifest.json is not valid JSON: {exc}", str(path)) from None
     if not isinstance(manifest, dict):
@@ -248,8 +250,11 @@ def list_parts(run_dir: str | Path) -> list[Path]:
     if not root.is_dir():
         return []
     parts = [
-        p for worker in sorted(root.iterdir()) if worker.is_dir()
-        for p in sorted(worker.iterdir()) if PART_RE.match(p.name)
+        p
+        for worker in sorted(root.iterdir())
+        if worker.is_dir()
+        for p in sorted(worker.iterdir())
+        if PART_RE.match(p.name)
     ]
     return parts
 
@@ -263,21 +268,33 @@ def read_requests(run_dir: str | Path, columns: Sequence[str] | None = None) -> 
     read_manifest(run_dir)
     parts = list_parts(run_dir)
     if not parts:
-        raise RunDirError("no request parts under requests/: the run recorded nothing", str(run_dir))
+        raise RunDirError(
+            "no request parts under requests/: the run recorded nothing", str(run_dir)
+        )
     unknown = set(columns or ()) - set(REQUEST_SCHEMA.names)
     if unknown:
         raise ValueError(f"unknown request columns: {sorted(unknown)}")
-    schema = REQUEST_SCHEMA if columns is None else pa.schema([REQUEST_SCHEMA.field(c) for c in columns])
+    schema = (
+        REQUEST_SCHEMA if columns is None else pa.schema([REQUEST_SCHEMA.field(c) for c in columns])
+    )
     tables = []
     for part in parts:
         try:
+            missing = set(schema.names) - set(pq.read_schema(part).names)
+            if missing:
+                raise RunDirError(
+                    f"request part does not match the results contract: missing {sorted(missing)}",
+                    str(part),
+                )
             table = pq.read_table(part, columns=list(schema.names))
         except (pa.ArrowException, OSError) as exc:
             raise RunDirError(f"corrupt request part: {exc}", str(part)) from None
         try:
             tables.append(table.cast(schema))
         except (pa.ArrowException, ValueError) as exc:
-            raise RunDirError(f"request part does not match the results contract: {exc}", str(part)) from None
+            raise RunDirError(
+                f"request part does not match the results contract: {exc}", str(part)
+            ) from None
     return pa.concat_tables(tables)
 
 

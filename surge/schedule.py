@@ -13,6 +13,7 @@ import difflib
 import enum
 import math
 import re
+import reprlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,7 +240,9 @@ def parse_schedule(data: bytes | str, source: str = "<schedule>") -> Schedule:
         raise ScheduleError(["binary data (NUL bytes): is this a YAML schedule?"], source)
     doc = _load_yaml(text, source)
     if doc is None:
-        raise ScheduleError(["the file is empty; a schedule needs at least name, target, load"], source)
+        raise ScheduleError(
+            ["the file is empty; a schedule needs at least name, target, load"], source
+        )
     if not isinstance(doc, dict):
         raise ScheduleError(
             [f"top level: expected a mapping of keys, got {_typename(doc)}"], source
@@ -270,7 +273,7 @@ _StrictLoader.yaml_implicit_resolvers = {
 
 def _load_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -282,14 +285,26 @@ def _load_yaml(text: str, source: str) -> Any:
 
 
 def _typename(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "true/false",
-             int: "a number", float: "a number", type(None): "nothing"}
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "nothing",
+    }
     return names.get(type(value), type(value).__name__)
 
 
+_SHORT_REPR = reprlib.Repr()  # keyword arguments arrive only in Python 3.12
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 2, 4, 4
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 50
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A bounded repr: an alias bomb must never be expanded to print an error."""
+    return _SHORT_REPR.repr(value)
 
 
 class _Parser:
@@ -304,11 +319,15 @@ class _Parser:
     def problem(self, path: str, value: Any, expected: str) -> None:
         self.problems.append(f"{path}: got {_show(value)}; {expected}")
 
-    def keys(self, node: dict, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> None:
+    def keys(
+        self, node: dict, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+    ) -> None:
         for key in node:
             if key not in allowed:
                 hint = difflib.get_close_matches(str(key), allowed, n=1)
-                suggestion = f"did you mean {hint[0]!r}?" if hint else f"known keys: {', '.join(allowed)}"
+                suggestion = (
+                    f"did you mean {hint[0]!r}?" if hint else f"known keys: {', '.join(allowed)}"
+                )
                 self.problems.append(f"{path}{'.' if path else ''}{key}: unknown key; {suggestion}")
         for key in required:
             if key not in node:
@@ -343,16 +362,31 @@ class _Parser:
         if seconds is None:
             return None
         if not lo <= seconds <= hi:
-            self.problem(path, value, f"expected a duration from {format_duration(lo)} to {format_duration(hi)}")
+            self.problem(
+                path,
+                value,
+                f"expected a duration from {format_duration(lo)} to {format_duration(hi)}",
+            )
             return None
         return seconds
 
     # -- sections
     def schedule(self, doc: dict) -> Schedule:
         self.keys(
-            doc, "",
-            ("name", "target", "allow_hosts", "start_at", "end_by", "arrivals", "scenario",
-             "load", "limits", "thresholds"),
+            doc,
+            "",
+            (
+                "name",
+                "target",
+                "allow_hosts",
+                "start_at",
+                "end_by",
+                "arrivals",
+                "scenario",
+                "load",
+                "limits",
+                "thresholds",
+            ),
             ("name", "target", "load"),
         )
         name = doc.get("name")
@@ -382,15 +416,25 @@ class _Parser:
                 self.problem("end_by", doc["end_by"], "expected a time after start_at")
             elif (end_by - start_at).total_seconds() < duration:
                 self.problem(
-                    "end_by", doc["end_by"],
+                    "end_by",
+                    doc["end_by"],
                     f"ends before the schedule does (start_at + {format_duration(duration)})",
                 )
         if self.problems:
             raise ScheduleError(self.problems, self.source)
         return Schedule(
-            name=name, target=target, allow_hosts=allow_hosts, start_at=start_at,
-            end_by=end_by, arrivals=arrivals, scenario=scenario, per_worker=per_worker,
-            stages=stages, limits=limits, thresholds=thresholds, source=self.source,
+            name=name,
+            target=target,
+            allow_hosts=allow_hosts,
+            start_at=start_at,
+            end_by=end_by,
+            arrivals=arrivals,
+            scenario=scenario,
+            per_worker=per_worker,
+            stages=stages,
+            limits=limits,
+            thresholds=thresholds,
+            source=self.source,
             text=self.text,
         )
 
@@ -421,7 +465,9 @@ class _Parser:
             self.problem(path, value, "expected an RFC 3339 time like 2026-11-27T10:00:00Z")
             return None
         if parsed.tzinfo is None:
-            self.problem(path, value, "the time has no zone; add Z for UTC or an offset like +01:00")
+            self.problem(
+                path, value, "the time has no zone; add Z for UTC or an offset like +01:00"
+            )
             return None
         return parsed.astimezone(dt.UTC)
 
@@ -473,17 +519,20 @@ class _Parser:
             if len(kinds) != 1:
                 self.problem(path, item, "expected exactly one of rps, ramp_to or steps")
                 continue
-            duration = self.duration(item.get("duration"), f"{path}.duration", 0.001, MAX_TOTAL_DURATION_S)
-            if duration is None:
-                continue
+            duration = None
+            if "duration" in item:
+                duration = self.duration(
+                    item["duration"], f"{path}.duration", 0.001, MAX_TOTAL_DURATION_S
+                )
             kind = kinds[0]
             if kind == "steps":
-                for step_rate in self.steps(item["steps"], f"{path}.steps"):
+                step_rates = self.steps(item["steps"], f"{path}.steps")
+                for step_rate in step_rates if duration is not None else ():
                     yield Stage(index, StageKind.HOLD, start, duration, step_rate, step_rate)
                     rate, start, index = step_rate, start + duration, index + 1
                 continue
             new_rate = self.number(item[kind], f"{path}.{kind}", 0, MAX_RATE)
-            if new_rate is None:
+            if new_rate is None or duration is None:
                 continue
             stage_kind = StageKind.HOLD if kind == "rps" else StageKind.RAMP
             begin = new_rate if stage_kind is StageKind.HOLD else rate
@@ -494,7 +543,9 @@ class _Parser:
         if index > MAX_STAGES:
             self.problem("load.stages", f"{index} stages", f"expected at most {MAX_STAGES}")
         if start > MAX_TOTAL_DURATION_S:
-            self.problem("load.stages", format_duration(start), "expected a schedule of at most 7 days")
+            self.problem(
+                "load.stages", format_duration(start), "expected a schedule of at most 7 days"
+            )
 
     def steps(self, value: Any, path: str) -> list[float]:
         node = self.mapping(value, path)
@@ -508,13 +559,15 @@ class _Parser:
             return []
         count = abs(hi - lo) / by
         if abs(count - round(count)) > 1e-6:
-            self.problem(f"{path}.to", node["to"], f"expected from + a whole number of steps of {by:g}")
+            self.problem(
+                f"{path}.to", node["to"], f"expected from + a whole number of steps of {by:g}"
+            )
             return []
         if count + 1 > MAX_STAGES:
             self.problem(path, node, f"expected at most {MAX_STAGES} steps")
             return []
         sign = 1 if hi >= lo else -1
-        return [lo + sign * by * k for k in range(int(round(count)) + 1)]
+        return [lo + sign * by * k for k in range(round(count) + 1)]
 
     def limits(self, value: Any) -> Limits:
         node = self.mapping(value, "limits")
@@ -526,12 +579,16 @@ class _Parser:
             timeout = self.duration(node["timeout"], "limits.timeout", 0.001, 600) or timeout
         lateness = Limits.max_lateness_s
         if "max_lateness" in node:
-            lateness = self.duration(node["max_lateness"], "limits.max_lateness", 0.001, 3600) or lateness
+            lateness = (
+                self.duration(node["max_lateness"], "limits.max_lateness", 0.001, 3600) or lateness
+            )
         in_flight = Limits.max_in_flight
         if "max_in_flight" in node:
             raw = node["max_in_flight"]
             if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 1_000_000:
-                self.problem("limits.max_in_flight", raw, "expected a whole number from 1 to 1000000")
+                self.problem(
+                    "limits.max_in_flight", raw, "expected a whole number from 1 to 1000000"
+                )
             else:
                 in_flight = raw
         return Limits(timeout_s=timeout, max_in_flight=in_flight, max_lateness_s=lateness)
@@ -579,10 +636,14 @@ def _check_target(
         problems.append(f"{path}: got {_show(value)}; the port is not a number from 0 to 65535")
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"{path}: got {_show(value)}; expected an http(s) URL like https://api.example.com")
+        problems.append(
+            f"{path}: got {_show(value)}; expected an http(s) URL like https://api.example.com"
+        )
         return None
     if parts.query or parts.fragment:
-        problems.append(f"{path}: got {_show(value)}; expected a base URL without query or fragment")
+        problems.append(
+            f"{path}: got {_show(value)}; expected a base URL without query or fragment"
+        )
         return None
     host = parts.hostname.lower()
     if allow_hosts and not any(_host_matches(host, allowed) for allowed in allow_hosts):

@@ -14,7 +14,9 @@ def parse_duration(text: object) -> float:
     A bare number is refused: ``30`` could mean seconds or minutes, and a
     schedule that guesses wrong offers the wrong load for an hour.
     """
-    if isinstance(text, bool) or not isinstance(text, str):
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        raise ValueError(f"{text:g} has no unit; write e.g. {text:g}s or {text:g}ms")
+    if not isinstance(text, str):
         raise ValueError("expected a duration with a unit, like 500ms, 30s, 5m or 1h30m")
     s = text.strip().replace(" ", "")
     if not s:
@@ -42,7 +44,7 @@ def format_duration(seconds: float) -> str:
         return "0s"
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
-    whole = int(round(seconds))
+    whole = round(seconds)
     if abs(seconds - whole) > 1e-9:
         return f"{seconds:g}s"
     h, rest = divmod(whole, 3600)

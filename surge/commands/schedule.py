@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+from pathlib import Path
 
 from surge.errors import ExitCode
 from surge.schedule import Schedule, load_schedule
@@ -16,6 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     validate = actions.add_parser("validate", help="check a schedule file and summarise it")
     validate.add_argument("files", nargs="+", metavar="FILE", help="schedule YAML file(s)")
     validate.set_defaults(_action=_validate)
+    push = actions.add_parser("push", help="validate a schedule and upload it to S3")
+    push.add_argument("file", metavar="FILE", help="schedule YAML file")
+    push.add_argument(
+        "url",
+        metavar="URL",
+        help="s3://bucket/key.yaml, or s3://bucket for schedules/<name>.yaml",
+    )
+    push.set_defaults(_action=_push)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,6 +35,20 @@ def run(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     for path in args.files:
         print(summarise(load_schedule(path)))
+    return ExitCode.PASSED
+
+
+def _push(args: argparse.Namespace) -> int:
+    from surge.s3 import S3Store, parse_s3_url, schedule_url
+
+    schedule = load_schedule(args.file)
+    url = parse_s3_url(args.url)
+    if not url.key:
+        url = schedule_url(url.bucket, schedule.name)
+    elif args.url.endswith("/"):
+        url = url.join(f"{schedule.name}.yaml")
+    S3Store().put_bytes(url, Path(args.file).read_bytes())
+    print(f"{schedule.source}: ok, pushed to {url}")
     return ExitCode.PASSED
 
 
@@ -47,8 +71,8 @@ def summarise(schedule: Schedule) -> str:
         f"  peak      {schedule.peak_rate:g} req/s",
         f"  requests  {schedule.expected_requests():,.0f} expected"
         + (" per worker" if schedule.per_worker else ""),
-        f"  start     {schedule.start_at.isoformat() if schedule.start_at else 'when ready'}",
-        f"  end by    {schedule.end_by.isoformat() if schedule.end_by else 'start + duration + 5m'}",
+        f"  start     {_when(schedule.start_at, 'when ready')}",
+        f"  end by    {_when(schedule.end_by, 'start + duration + 5m')}",
     ]
     if schedule.thresholds:
         rules = ", ".join(
@@ -56,3 +80,7 @@ def summarise(schedule: Schedule) -> str:
         )
         lines.append(f"  thresholds {rules}")
     return "\n".join(lines)
+
+
+def _when(value: dt.datetime | None, default: str) -> str:
+    return value.isoformat().replace("+00:00", "Z") if value else default

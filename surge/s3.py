@@ -1,0 +1,389 @@
+"""S3: the one place boto3 clients are built, and every transfer surge makes.
+
+Tests point every client at a real S3-protocol server on loopback with one
+setting: the standard ``AWS_ENDPOINT_URL`` (or surge's own ``SURGE_S3_ENDPOINT``,
+which the instance agent reads from its env file). Transfers retry with
+exponential backoff, because on a fleet of a hundred instances a few requests
+always fail, and IAM permissions of a fresh instance profile propagate late.
+When retries run out the caller gets an `S3Error` (exit code 4) saying what
+failed and where, never a botocore traceback.
+
+boto3 is imported lazily: importing it before Locust in one process breaks
+gevent's monkey-patching of ``ssl``, so modules that Locust loads must not
+import boto3 at import time.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from surge.errors import InfrastructureError, UsageError
+
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"  # the standard setting, honoured by boto3 itself too
+SURGE_ENDPOINT_ENV = "SURGE_S3_ENDPOINT"  # surge's own override (agent env file, tests)
+DEFAULT_REGION = "us-east-1"
+
+MAX_ATTEMPTS = 6  # per transfer; with the backoff below about 30 s before giving up
+BACKOFF_BASE_S = 0.5  # first wait; doubles each attempt
+BACKOFF_MAX_S = 8.0
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 30.0
+
+T = TypeVar("T")
+
+
+class Failure(enum.Enum):
+    """How an S3 call failed, which decides whether trying again can help."""
+
+    UNREACHABLE = "unreachable"  # connection refused, DNS, timeouts: retry
+    DENIED = "access denied"  # retry: fresh instance-profile permissions arrive late
+    THROTTLED = "throttled or server error"  # SlowDown, 5xx: retry
+    NOT_FOUND = "not found"  # no such key or bucket: final
+    OTHER = "rejected"  # any other client error: final
+
+
+RETRYABLE = frozenset({Failure.UNREACHABLE, Failure.DENIED, Failure.THROTTLED})
+
+
+class S3Error(InfrastructureError):
+    """An S3 transfer that failed for good; `failure` says how."""
+
+    def __init__(self, what: str, where: str | None = None, failure: Failure = Failure.OTHER):
+        super().__init__(what, where)
+        self.failure = failure
+
+
+class S3NotFoundError(S3Error):
+    """The key or bucket does not exist."""
+
+    def __init__(self, what: str, where: str | None = None) -> None:
+        super().__init__(what, where, Failure.NOT_FOUND)
+
+
+@dataclass(frozen=True)
+class S3Url:
+    """An ``s3://bucket/key`` address; `key` may be a prefix (no trailing slash kept)."""
+
+    bucket: str
+    key: str = ""
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}" if self.key else f"s3://{self.bucket}"
+
+    def join(self, *parts: str) -> S3Url:
+        """A key below this one: ``S3Url('b', 'runs/x').join('control', 'stop')``."""
+        pieces = [self.key, *parts] if self.key else list(parts)
+        return S3Url(self.bucket, "/".join(p.strip("/") for p in pieces if p.strip("/")))
+
+
+def is_s3_url(text: str) -> bool:
+    return isinstance(text, str) and text.startswith("s3://")
+
+
+def parse_s3_url(text: str) -> S3Url:
+    """Parse ``s3://bucket[/key]``. Raises UsageError naming the bad URL."""
+    if not is_s3_url(text):
+        raise UsageError("expected an S3 URL like s3://bucket/key", text)
+    parts = urlsplit(text)
+    bucket = parts.netloc
+    if not bucket or not _valid_bucket(bucket):
+        raise UsageError("not a valid bucket name in the S3 URL", text)
+    if parts.query or parts.fragment:
+        raise UsageError("an S3 URL has no query or fragment", text)
+    return S3Url(bucket, parts.path.strip("/"))
+
+
+def _valid_bucket(name: str) -> bool:
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+    return 3 <= len(name) <= 63 and set(name) <= allowed and name[0].isalnum()
+
+
+def endpoint_from_env(environ: dict[str, str] | None = None) -> str | None:
+    """The S3 endpoint override in force: surge's own setting first, then the standard one."""
+    env = os.environ if environ is None else environ
+    return env.get(SURGE_ENDPOINT_ENV) or env.get(ENDPOINT_ENV) or None
+
+
+def make_client(*, endpoint_url: str | None = None, region: str | None = None) -> Any:
+    """Build an S3 client. The only place in surge that calls ``boto3.client``.
+
+    botocore's own retries are off: `S3Store` retries with its own backoff so the
+    time to give up is bounded and the final error is one clear sentence.
+    """
+    import boto3
+    from botocore.config import Config
+
+    endpoint = endpoint_url or endpoint_from_env()
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        s3={"addressing_style": "path"} if endpoint else None,
+    )
+    region_name = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name=region_name or DEFAULT_REGION, config=config
+    )
+
+
+def classify(exc: BaseException) -> Failure:
+    """Map a botocore exception onto a `Failure`."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionError,
+        HTTPClientError,
+        NoCredentialsError,
+    )
+
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}:
+            return Failure.NOT_FOUND
+        if code in {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
+            return Failure.DENIED
+        if code in {"SlowDown", "RequestTimeout", "InternalError"} or status >= 500:
+            return Failure.THROTTLED
+        return Failure.OTHER
+    if isinstance(exc, NoCredentialsError):
+        return Failure.DENIED
+    if isinstance(exc, ConnectionError | HTTPClientError | OSError):
+        return Failure.UNREACHABLE
+    if isinstance(exc, BotoCoreError):
+        return Failure.UNREACHABLE
+    return Failure.OTHER
+
+
+def _is_boto_error(exc: BaseException) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(exc, BotoCoreError | ClientError)
+
+
+def backoff_delays(attempts: int = 0) -> Iterator[float]:
+    """Waits between attempts: exponential with full jitter, capped (AWS's advice)."""
+    for attempt in range(max(attempts or MAX_ATTEMPTS, 1) - 1):
+        yield random.uniform(0.5, 1.0) * min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt)
+
+
+class S3Store:
+    """Retrying transfers against one bucket-agnostic client.
+
+    `on_retry` (optional) hears about each failed attempt, so the agent can log
+    that S3 is flaky while it keeps going.
+    """
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        max_attempts: int | None = None,
+        on_retry: Callable[[str, Failure, BaseException], None] | None = None,
+    ) -> None:
+        self.client = client or make_client(endpoint_url=endpoint_url, region=region)
+        self.max_attempts = max_attempts
+        self.on_retry = on_retry
+
+    # -- the retry loop
+    def _call(self, what: str, where: S3Url, fn: Callable[[], T]) -> T:
+        delays = backoff_delays(self.max_attempts or MAX_ATTEMPTS)
+        while True:
+            try:
+                return fn()
+            except Exception as exc:
+                if not _is_boto_error(exc) and not isinstance(exc, ConnectionError):
+                    raise
+                failure = classify(exc)
+                delay = next(delays, None) if failure in RETRYABLE else None
+                if delay is None:
+                    raise _final_error(what, where, failure, exc) from None
+                if self.on_retry:
+                    self.on_retry(f"{what} {where}", failure, exc)
+                time.sleep(delay)
+
+    # -- transfers
+    def put_bytes(self, url: S3Url, data: bytes) -> None:
+        self._call(
+            "upload to",
+            url,
+            lambda: self.client.put_object(Bucket=url.bucket, Key=url.key, Body=data),
+        )
+
+    def put_file(self, url: S3Url, path: str | Path) -> None:
+        """Upload a file (read whole: parts are a few MB; this keeps retries simple)."""
+        data = Path(path).read_bytes()
+        self.put_bytes(url, data)
+
+    def get_bytes(self, url: S3Url) -> bytes:
+        def fetch() -> bytes:
+            return self.client.get_object(Bucket=url.bucket, Key=url.key)["Body"].read()
+
+        return self._call("download of", url, fetch)
+
+    def get_file(self, url: S3Url, path: str | Path) -> Path:
+        """Download to `path` atomically, so an interrupted fetch leaves no half file."""
+        path = Path(path)
+        data = self.get_bytes(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return path
+
+    def exists(self, url: S3Url) -> bool:
+        def head() -> bool:
+            from botocore.exceptions import ClientError
+
+            try:
+                self.client.head_object(Bucket=url.bucket, Key=url.key)
+            except ClientError as exc:
+                if classify(exc) is Failure.NOT_FOUND:
+                    return False
+                raise
+            return True
+
+        return self._call("check of", url, head)
+
+    def list_keys(self, prefix: S3Url) -> list[str]:
+        """Every key under `prefix` (treated as a folder), sorted."""
+        folder = prefix.key + "/" if prefix.key else ""
+
+        def listing() -> list[str]:
+            keys: list[str] = []
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=prefix.bucket, Prefix=folder):
+                keys.extend(obj["Key"] for obj in page.get("Contents", ()))
+            return sorted(keys)
+
+        return self._call("listing of", prefix, listing)
+
+    def server_date(self, bucket: str) -> float | None:
+        """The server's clock (HTTP Date, 1 s resolution) as a Unix time, for clock checks."""
+        import email.utils
+
+        def head() -> float | None:
+            response = self.client.head_bucket(Bucket=bucket)
+            date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+            return email.utils.parsedate_to_datetime(date).timestamp() if date else None
+
+        return self._call("clock check against", S3Url(bucket), head)
+
+    # -- folders
+    def upload_tree(
+        self, local_dir: str | Path, prefix: S3Url, skip: Callable[[Path], bool] | None = None
+    ) -> list[Path]:
+        """Upload every file under `local_dir` below `prefix`, keeping relative paths."""
+        root = Path(local_dir)
+        done = []
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = path.relative_to(root)
+            if rel.name.startswith(".") or (skip and skip(rel)):
+                continue  # temp files of atomic writes
+            self.put_file(prefix.join(rel.as_posix()), path)
+            done.append(path)
+        return done
+
+    def download_tree(
+        self, prefix: S3Url, local_dir: str | Path, skip: Callable[[str], bool] | None = None
+    ) -> list[Path]:
+        """Download every object under `prefix` into `local_dir`, keeping relative paths."""
+        root = Path(local_dir)
+        base = prefix.key + "/" if prefix.key else ""
+        done = []
+        for key in self.list_keys(prefix):
+            rel = key[len(base) :]
+            if not rel or rel.endswith("/") or (skip and skip(rel)):
+                continue
+            target = (root / rel).resolve()
+            if root.resolve() not in target.parents:
+                raise S3Error("refusing an object key that leaves the folder", key)
+            done.append(self.get_file(S3Url(prefix.bucket, key), target))
+        return done
+
+
+def _final_error(what: str, where: S3Url, failure: Failure, exc: BaseException) -> S3Error:
+    detail = _short(exc)
+    if failure is Failure.NOT_FOUND:
+        return S3NotFoundError(f"S3 {what} failed: not found ({detail})", str(where))
+    hints = {
+        Failure.UNREACHABLE: "S3 unreachable; check the network, region and "
+        f"{ENDPOINT_ENV}/{SURGE_ENDPOINT_ENV}",
+        Failure.DENIED: "access denied; check the credentials and the bucket policy",
+        Failure.THROTTLED: "S3 kept failing (throttled or server errors)",
+        Failure.OTHER: "S3 rejected the request",
+    }
+    return S3Error(f"S3 {what} failed: {hints[failure]} ({detail})", str(where), failure)
+
+
+def _short(exc: BaseException) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', '?')}: {err.get('Message', '')}".strip().rstrip(":")
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+# ---------------------------------------------------------------- the bucket layout
+# schedules/<name>.yaml; runs/<run_id>/ mirrors the local run directory;
+# runs/<run_id>/control/stop is the fleet's kill switch.
+
+SCHEDULES_PREFIX = "schedules"
+RUNS_PREFIX = "runs"
+CONTROL_DIR = "control"
+STOP_OBJECT = "control/stop"
+
+
+def schedule_url(bucket: str, name: str) -> S3Url:
+    return S3Url(bucket, f"{SCHEDULES_PREFIX}/{name}.yaml")
+
+
+def run_url(bucket: str, run_id: str) -> S3Url:
+    return S3Url(bucket, f"{RUNS_PREFIX}/{run_id}")
+
+
+def parse_run_url(text: str) -> S3Url:
+    """Parse ``s3://bucket/runs/<run_id>``; anything else is a usage error."""
+    url = parse_s3_url(text)
+    parts = url.key.split("/")
+    if len(parts) != 2 or parts[0] != RUNS_PREFIX or not parts[1]:
+        raise UsageError(f"expected a run URL like s3://{url.bucket}/{RUNS_PREFIX}/<run_id>", text)
+    return url
+
+
+def stop_url(run: S3Url) -> S3Url:
+    return run.join(STOP_OBJECT)
+
+
+def request_stop(store: S3Store, run: S3Url, reason: str = "surge abort") -> S3Url:
+    """Write the stop object every generator of the run polls."""
+    import json
+
+    body = {"requested_at": time.time(), "reason": reason, "host": os.uname().nodename}
+    url = stop_url(run)
+    store.put_bytes(url, json.dumps(body).encode())
+    return url
+
+
+def fetch_run(store: S3Store, run: S3Url, dest: str | Path) -> list[Path]:
+    """Download a run's results (not its control objects) into the run directory `dest`."""
+    files = store.download_tree(run, dest, skip=lambda rel: rel.startswith(CONTROL_DIR + "/"))
+    if not files:
+        raise S3NotFoundError("no run results under this prefix", str(run))
+    return files
