@@ -1,0 +1,253 @@
+// The surge view: polls api/status once a second and draws it. Plain JS, no build step,
+// no network beyond the master. Data is written with textContent, never as HTML.
+"use strict";
+
+const POLL_MS = 1000;
+const SVG_NS = "http://www.w3.org/2000/svg";
+const CHART = { w: 1000, h: 230, left: 48, right: 12, top: 22, bottom: 28 };
+const FINAL_STATES = new Set(["finished", "aborted", "stopped"]);
+const STATE_TONE = { running: "ok", starting: "ok", draining: "ok", finished: "ok",
+                     aborting: "bad", aborted: "bad", stopped: "warn" };
+const THRESHOLD_TONE = { passing: "ok", failing: "warn", aborting: "bad" };
+
+const achieved = [];  // [elapsed s, achieved req/s], collected while the page is open
+let last = null;
+
+const $ = (id) => document.getElementById(id);
+
+function fmt(value, digits = 0) {
+  if (value === null || value === undefined) return "–";
+  return Number(value).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function ms(value) {
+  if (value === null || value === undefined) return "–";
+  return value >= 1000 ? fmt(value / 1000, 2) + " s" : fmt(value, value < 10 ? 1 : 0) + " ms";
+}
+
+function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}
+
+function el(name, attrs = {}, text = null, ns = null) {
+  const node = ns ? document.createElementNS(ns, name) : document.createElement(name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function setPill(node, text, tone) {
+  node.textContent = text;
+  node.className = "pill" + (tone ? " " + tone : "");
+}
+
+// 1, 2 or 5 times a power of ten: axis labels people read at a glance.
+function niceStep(raw) {
+  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 1e-9)));
+  return [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
+}
+
+function drawTimeline(data, status) {
+  const svg = $("timeline");
+  svg.replaceChildren();
+  const sched = data.schedule;
+  const span = Math.max(sched.duration_s, 1);
+  const highest = Math.max(...data.timeline.map((p) => p[1]), ...achieved.map((p) => p[1]), 1) * 1.1;
+  const step = niceStep(highest / 4);
+  const top = Math.ceil(highest / step) * step;
+  const x = (t) => CHART.left + (t / span) * (CHART.w - CHART.left - CHART.right);
+  const y = (r) => CHART.h - CHART.bottom - (r / top) * (CHART.h - CHART.top - CHART.bottom);
+  const current = status && status.stage_index !== null && !FINAL_STATES.has(status.state) ? status.stage_index : -1;
+
+  for (const stage of sched.stages) {
+    const band = el("rect", { x: x(stage.start_s), y: CHART.top, width: Math.max(x(stage.start_s + stage.duration_s) - x(stage.start_s) - 1, 1),
+                              height: CHART.h - CHART.top - CHART.bottom,
+                              class: "stage-band" + (stage.index === current ? " current" : "") }, null, SVG_NS);
+    band.appendChild(el("title", {}, `stage ${stage.index + 1}: ${stage.label}`, SVG_NS));
+    svg.appendChild(band);
+    svg.appendChild(el("text", { x: x(stage.start_s) + 4, y: CHART.top - 6, class: "stage-label" }, String(stage.index + 1), SVG_NS));
+  }
+  for (let r = 0; r <= top + step / 2; r += step) {
+    svg.appendChild(el("line", { x1: CHART.left, x2: CHART.w - CHART.right, y1: y(r), y2: y(r), class: "grid" }, null, SVG_NS));
+    svg.appendChild(el("text", { x: CHART.left - 6, y: y(r) + 4, "text-anchor": "end" }, fmt(r), SVG_NS));
+  }
+  for (let i = 0; i <= 6; i++) {
+    const t = (span / 6) * i;
+    svg.appendChild(el("text", { x: x(t), y: CHART.h - 8, "text-anchor": "middle" }, duration(t), SVG_NS));
+  }
+  const corners = data.timeline.map(([t, r]) => `${x(t).toFixed(1)},${y(r).toFixed(1)}`);
+  if (corners.length) {
+    const base = `${x(data.timeline[0][0])},${y(0)}`;
+    const end = `${x(data.timeline[data.timeline.length - 1][0])},${y(0)}`;
+    svg.appendChild(el("polygon", { points: [base, ...corners, end].join(" "), class: "offered-area" }, null, SVG_NS));
+    svg.appendChild(el("polyline", { points: corners.join(" "), class: "offered" }, null, SVG_NS));
+  }
+  if (achieved.length > 1) {
+    const pts = achieved.map(([t, r]) => `${x(Math.min(t, span)).toFixed(1)},${y(r).toFixed(1)}`);
+    svg.appendChild(el("polyline", { points: pts.join(" "), class: "achieved" }, null, SVG_NS));
+  }
+  if (status && status.started_at && !FINAL_STATES.has(status.state)) {
+    const t = Math.min(status.elapsed_s, span);
+    svg.appendChild(el("line", { x1: x(t), x2: x(t), y1: CHART.top, y2: CHART.h - CHART.bottom, class: "here" }, null, SVG_NS));
+    svg.appendChild(el("circle", { cx: x(t), cy: y(status.offered_rps || 0), r: 5, class: "here-dot" }, null, SVG_NS));
+  }
+}
+
+function describeWhere(data, status) {
+  const sched = data.schedule;
+  if (!status || status.state === "waiting") return `${sched.stages.length} stages, ${duration(sched.duration_s)} – press Start`;
+  if (FINAL_STATES.has(status.state)) return `${status.state} after ${duration(status.elapsed_s)}`;
+  if (status.stage_index === null) return status.state === "starting" ? "starting…" : `${status.state}, ${duration(status.remaining_s)} left`;
+  const stage = sched.stages[status.stage_index];
+  const stageLeft = stage.start_s + stage.duration_s - status.elapsed_s;
+  return `stage ${status.stage_index + 1} of ${status.stage_count}: ${stage.label} · ` +
+         `${duration(stageLeft)} left in stage · ${duration(status.remaining_s)} left in run`;
+}
+
+function renderTiles(status) {
+  const s = status || {};
+  $("m-offered").textContent = fmt(s.offered_rps, 1);
+  $("m-achieved").textContent = fmt(s.achieved_rps, 1);
+  $("m-p95").textContent = ms(s.p95_ms);
+  $("m-p99").textContent = ms(s.p99_ms);
+  $("m-p95u").textContent = "uncorrected " + ms(s.p95_uncorrected_ms);
+  $("m-p99u").textContent = "uncorrected " + ms(s.p99_uncorrected_ms);
+  $("m-late").textContent = fmt(s.late);
+  $("m-dropped").textContent = fmt(s.dropped);
+  $("m-errors").textContent = fmt(s.errors);
+  $("m-requests").textContent = `of ${fmt(s.requests)} requests`;
+  $("m-inflight").textContent = fmt(s.in_flight);
+  for (const [id, key] of [["m-dropped", "dropped"], ["m-errors", "errors"]]) {
+    $(id).parentElement.classList.toggle("alert", (s[key] || 0) > 0);
+  }
+}
+
+function renderWorkers(data, status) {
+  const rows = [];
+  for (const w of (status && status.workers) || []) {
+    const cpu = w.cpu_percent === null || w.cpu_percent === undefined ? null : w.cpu_percent;
+    const meter = el("div", { class: "meter" });
+    meter.appendChild(el("i", { class: cpu !== null && cpu >= 90 ? "hot" : "", style: `width:${Math.min(cpu || 0, 100)}%` }));
+    const cpuCell = el("td");
+    const wrap = el("div", { class: "cpu" });
+    wrap.append(meter, el("span", {}, cpu === null ? "–" : fmt(cpu) + " %"));
+    cpuCell.appendChild(wrap);
+    const health = el("td");
+    health.appendChild(el("span", { class: "pill " + (w.saturated ? "bad" : "ok") }, w.saturated ? "saturated" : "keeping up"));
+    const tr = el("tr", { class: w.saturated ? "saturated" : "" });
+    tr.append(el("td", {}, w.id), cpuCell, el("td", {}, ms(w.send_lag_p99_ms)), el("td", {}, fmt(w.in_flight)), health);
+    rows.push(tr);
+  }
+  const body = $("workers");
+  if (!rows.length) {
+    const tr = el("tr");
+    tr.appendChild(el("td", { colspan: 5, class: "muted" },
+      `${data.workers_connected} worker(s) connected; their health appears once the run starts`));
+    rows.push(tr);
+  }
+  body.replaceChildren(...rows);
+  $("workers-note").textContent = status && status.lost_workers && status.lost_workers.length
+    ? `${status.lost_workers.length} lost` : "";
+  const reasons = (status && status.untrustworthy) || [];
+  $("untrustworthy").hidden = reasons.length === 0;
+  $("untrustworthy").textContent = reasons.length ? "Results untrustworthy: " + reasons.join("; ") : "";
+}
+
+function renderThresholds(data, status) {
+  const evaluated = status && !["waiting", "starting"].includes(status.state);
+  const list = (evaluated && status.thresholds) || data.schedule.thresholds;
+  if (!list.length) return;
+  $("thresholds").replaceChildren(...list.map((t) => {
+    const state = el("td");
+    const tone = evaluated ? THRESHOLD_TONE[t.state] || "" : "";
+    state.appendChild(el("span", { class: "pill " + tone }, evaluated ? t.state : "not evaluated yet"));
+    const tr = el("tr", { class: "threshold" });
+    tr.append(el("td", {}, t.rule), el("td", { class: "muted" }, t.abort_on_fail ? "abort run" : "fail verdict"), state);
+    return tr;
+  }));
+}
+
+function renderVerdict(data, status) {
+  const box = $("verdict");
+  const over = status && FINAL_STATES.has(status.state);
+  box.hidden = !over;
+  if (!over) return;
+  const report = data.report;
+  const v = report.verdict;
+  box.className = "card verdict " + (v ? v.status : "");
+  const link = $("report-link");
+  link.hidden = report.state !== "ready";
+  if (v) {
+    $("verdict-title").textContent = v.status.toUpperCase();
+    $("verdict-detail").textContent = [v.detail || v.headline, status.abort_reason].filter(Boolean).join(" · ");
+  } else if (report.state === "failed") {
+    $("verdict-title").textContent = "No report";
+    $("verdict-detail").textContent = report.error || "the report could not be built";
+  } else {
+    $("verdict-title").textContent = "Run " + status.state;
+    $("verdict-detail").textContent = (status.abort_reason ? status.abort_reason + " · " : "") + "building the report…";
+  }
+}
+
+function render(data) {
+  const status = data.status;
+  if (status && status.started_at && !FINAL_STATES.has(status.state) && status.elapsed_s > 0) {
+    const prev = achieved[achieved.length - 1];
+    if (!prev || status.elapsed_s > prev[0]) achieved.push([status.elapsed_s, status.achieved_rps || 0]);
+  }
+  const sched = data.schedule;
+  $("run-name").textContent = status && status.run_id ? status.run_id : sched.name;
+  const state = status ? status.state : "waiting";
+  setPill($("run-state"), state, STATE_TONE[state]);
+  const per = sched.per_worker ? " per worker" : "";
+  $("note").textContent = `The schedule controls the load: ${sched.stages.length} stages over ${duration(sched.duration_s)}, ` +
+    `up to ${fmt(sched.peak_rps)} req/s${per} against ${sched.target}. Locust's user count and spawn rate ` +
+    `do not apply to this open-model run; Start runs the whole schedule, once.`;
+  $("start").disabled = !data.can_start;
+  $("stop").disabled = !data.can_stop;
+  $("where").textContent = describeWhere(data, status);
+  drawTimeline(data, status);
+  renderTiles(status);
+  renderWorkers(data, status);
+  renderThresholds(data, status);
+  renderVerdict(data, status);
+}
+
+function showMessage(text) {
+  $("message").hidden = !text;
+  $("message").textContent = text || "";
+}
+
+async function poll() {
+  try {
+    const response = await fetch("api/status", { cache: "no-store" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    last = await response.json();
+    render(last);
+    showMessage(null);
+  } catch (err) {
+    showMessage(`Lost contact with the master (${err.message}); retrying…`);
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+async function start() {
+  $("start").disabled = true;
+  const response = await fetch("../swarm", { method: "POST", body: new FormData() });
+  const reply = await response.json().catch(() => ({ success: false, message: `HTTP ${response.status}` }));
+  if (!reply.success) showMessage("Could not start: " + reply.message);
+}
+
+async function stop() {
+  $("stop").disabled = true;
+  const response = await fetch("../stop", { method: "POST" });
+  if (!response.ok) showMessage(`Could not stop: HTTP ${response.status}`);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("start").addEventListener("click", () => start().catch((e) => showMessage("Could not start: " + e.message)));
+  $("stop").addEventListener("click", () => stop().catch((e) => showMessage("Could not stop: " + e.message)));
+  poll();
+});
