@@ -19,8 +19,14 @@ from surge.errors import ExitCode, ScheduleError, SurgeError
 #: subcommand name -> module implementing it, in the order `surge --help` lists them
 COMMANDS: dict[str, str] = {
     "schedule": "surge.commands.schedule",
+    "shop": "surge.commands.shop",
     "fetch": "surge.commands.fetch",
     "abort": "surge.commands.abort",
+    "run": "surge.commands.run",
+    "demo": "surge.commands.demo",
+    "agent": "surge.commands.agent",
+    "report": "surge.commands.report",
+    "cost": "surge.commands.cost",
 }
 
 

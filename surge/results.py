@@ -83,6 +83,9 @@ HEALTH_SCHEMA = pa.schema(
         pa.field("sent", pa.int64()),  # requests sent in this sample
         pa.field("late", pa.int64()),  # sent, but after their intended time + 10 ms
         pa.field("dropped", pa.int64()),
+        # why a worker lagged: waiting for a CPU (others' load) vs a late event loop
+        pa.field("cpu_wait_percent", pa.float32()),
+        pa.field("loop_lag_p99_us", pa.int64()),
     ]
 )
 
@@ -156,8 +159,9 @@ def write_part(
 
 def write_health(run_dir: str | Path, rows: Mapping[str, Sequence[Any]]) -> Path:
     arrays = []
+    count = len(rows["time_us"])
     for fld in HEALTH_SCHEMA:
-        values = rows[fld.name]
+        values = rows.get(fld.name, [None] * count)  # columns added later may be missing
         if pa.types.is_dictionary(fld.type):
             arrays.append(pa.array(values, type=pa.string()).dictionary_encode())
         else:
@@ -307,3 +311,18 @@ def read_health(run_dir: str | Path) -> pa.Table | None:
         return pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise RunDirError(f"corrupt health file: {exc}", str(path)) from None
+
+
+def write_status(run_dir: str | Path, status: Mapping[str, Any]) -> Path:
+    """Replace ``status.json`` atomically (readers never see half a file)."""
+    path = Path(run_dir) / STATUS_FILE
+    _atomic_write_bytes(path, json.dumps(status, indent=1, sort_keys=True).encode())
+    return path
+
+
+def read_status(run_dir: str | Path) -> dict[str, Any] | None:
+    """The live (or final) status of a run, or None when there is none yet."""
+    try:
+        return json.loads((Path(run_dir) / STATUS_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None

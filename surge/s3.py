@@ -31,7 +31,9 @@ ENDPOINT_ENV = "AWS_ENDPOINT_URL"  # the standard setting, honoured by boto3 its
 SURGE_ENDPOINT_ENV = "SURGE_S3_ENDPOINT"  # surge's own override (agent env file, tests)
 DEFAULT_REGION = "us-east-1"
 
-MAX_ATTEMPTS = 6  # per transfer; with the backoff below about 30 s before giving up
+# per transfer; with the backoff below about 30 s before giving up. SURGE_S3_MAX_ATTEMPTS
+# overrides it (tests of a fleet losing S3 must not wait half a minute per file)
+MAX_ATTEMPTS = int(os.environ.get("SURGE_S3_MAX_ATTEMPTS") or 6)
 BACKOFF_BASE_S = 0.5  # first wait; doubles each attempt
 BACKOFF_MAX_S = 8.0
 CONNECT_TIMEOUT_S = 5.0

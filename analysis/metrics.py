@@ -1,0 +1,93 @@
+"""Per-group outcome counts, rates and exact latency percentiles: the report's one vocabulary.
+
+Definitions (the same for a second, a stage and the whole run; README "Reports"):
+
+- ``requests``: every record, dropped ones included (the schedule offered them).
+- ``success_rate`` = (ok + rejected) / requests. A 409 sold-out answer ("rejected") is a
+  correct business answer, so it counts as success. Dropped requests count against it:
+  the shopper got no answer.
+- ``error_rate`` = (error + timeout) / requests; ``dropped_rate`` = dropped / requests.
+  The three add up to 1. ``throttled_rate`` (a part of the errors) = throttled / requests.
+- Latency percentiles (``p50`` ... ``max``, ``avg``) are over every request that was
+  sent (all outcomes but dropped), corrected: from the intended send time. The
+  ``*_uncorrected`` columns use the service time (from the actual send).
+- ``achieved_rps`` = successful answers per second (ok + rejected), computed by callers
+  that know the window length. The ``rps`` threshold metric is the same over the whole
+  schedule's duration.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.loading import DROPPED, OUTCOMES, RunData
+from analysis.percentiles import PERCENTILES, grouped_percentiles, small_codes
+
+US = 1_000_000.0
+LATENCY_NAMES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p999", "max")
+COUNT_NAMES: tuple[str, ...] = ("ok", "rejected", "error", "timeout", "dropped")
+assert len(LATENCY_NAMES) == len(PERCENTILES)
+assert len(COUNT_NAMES) == len(OUTCOMES)
+
+
+def outcome_counts(frame: pd.DataFrame, codes: np.ndarray, n_groups: int) -> pd.DataFrame:
+    """Counts by outcome (and throttled) per group; rows with a negative code are ignored."""
+    outcome = frame["outcome"].to_numpy()
+    throttled = frame["throttled"].to_numpy()
+    if (codes < 0).any():
+        keep = codes >= 0
+        codes, outcome, throttled = codes[keep], outcome[keep], throttled[keep]
+    width = len(OUTCOMES)
+    combined = codes.astype(np.int64) * width + outcome
+    counts = np.bincount(combined, minlength=n_groups * width).reshape(n_groups, width)
+    out = pd.DataFrame(counts, columns=list(COUNT_NAMES))
+    out["throttled"] = np.bincount(codes[throttled], minlength=n_groups)
+    out["requests"] = counts.sum(axis=1)
+    return out
+
+
+def add_rates(counts: pd.DataFrame) -> pd.DataFrame:
+    """success/error/dropped/timeout/throttled rates from counts (NaN for empty groups)."""
+    total = counts["requests"].where(counts["requests"] > 0)
+    return counts.assign(
+        success_rate=(counts["ok"] + counts["rejected"]) / total,
+        error_rate=(counts["error"] + counts["timeout"]) / total,
+        dropped_rate=counts["dropped"] / total,
+        timeout_rate=counts["timeout"] / total,
+        throttled_rate=counts["throttled"] / total,
+    )
+
+
+def latency_table(
+    run: RunData, codes: np.ndarray, n_groups: int, *, uncorrected: bool = False
+) -> pd.DataFrame:
+    """Exact percentiles (seconds) of corrected latency per group, sent requests only."""
+    counts, pct = grouped_percentiles(run.sorted_latency, codes, n_groups)
+    out = pd.DataFrame(pct / US, columns=list(LATENCY_NAMES))
+    frame = run.requests
+    sent = (codes >= 0) & (frame["outcome"].to_numpy() != DROPPED)
+    sums = np.bincount(
+        codes[sent], weights=frame["latency_us"].to_numpy()[sent], minlength=n_groups
+    )
+    out["avg"] = np.where(counts > 0, sums / np.maximum(counts, 1) / US, np.nan)
+    if uncorrected:
+        _, upct = grouped_percentiles(run.sorted_service, codes, n_groups)
+        for j, name in enumerate(LATENCY_NAMES):
+            out[f"{name}_uncorrected"] = upct[:, j] / US
+    return out
+
+
+def group_summary(
+    run: RunData, codes: np.ndarray, n_groups: int, *, uncorrected: bool = False
+) -> pd.DataFrame:
+    """Counts, rates and latency percentiles per group, one row per group code."""
+    codes = small_codes(codes, n_groups)
+    counts = outcome_counts(run.requests, codes, n_groups).pipe(add_rates)
+    latency = latency_table(run, codes, n_groups, uncorrected=uncorrected)
+    return pd.concat([counts, latency], axis=1)
+
+
+def answered(summary: pd.DataFrame) -> pd.Series:
+    """Successful answers (ok + rejected) per group."""
+    return summary["ok"] + summary["rejected"]

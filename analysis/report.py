@@ -1,0 +1,267 @@
+"""`build_report`: run directory in, RUN/report/ out, verdict back. `surge run` calls it too.
+
+Computing (loading -> timeline -> stages -> knee -> verdict -> compare -> cost) is kept
+apart from rendering (`analysis.render`), so tests check numbers without HTML and the
+HTML is drawn from the same aggregates the CSVs carry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.checks import service_level
+from analysis.compare import DEFAULT_TOLERANCE, Comparison, compare
+from analysis.cost import PRICES_AS_OF, CostInputs, FleetCost, fleet_cost, serverless_vs_servers
+from analysis.distribution import latency_histogram
+from analysis.knee import Knee, add_service_level, find_knee
+from analysis.loading import (
+    DEFAULT_THROTTLE_PATTERN,
+    DEFAULT_THROTTLE_STATUSES,
+    RunData,
+    load_run,
+)
+from analysis.metrics import group_summary
+from analysis.stages import DEFAULT_WARMUP_S, stage_table, steady
+from analysis.timeline import per_second, per_second_by_name
+from analysis.verdict import Verdict, decide
+from surge import __version__
+from surge.errors import ExitCode
+from surge.results import REPORT_DIR
+
+SUMMARY_VERSION = 1
+DEFAULT_COST_HOURS = 24.0  # the original team's question: a day at the knee rate
+
+
+@dataclass
+class Report:
+    """Everything computed for one run, and where it was written."""
+
+    run: RunData
+    out_dir: Path
+    verdict: Verdict
+    knee: Knee
+    stages: pd.DataFrame
+    timeline: pd.DataFrame
+    timeline_by_name: pd.DataFrame
+    whole_run: pd.Series
+    histogram: pd.DataFrame
+    fleet: FleetCost
+    serving: dict[str, Any]
+    comparison: Comparison | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.verdict.exit_code
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    def peak(self) -> dict[str, float | None]:
+        held = steady(self.stages)
+        return {
+            "offered_rps": float(self.stages["offered_rps"].max()) if len(self.stages) else None,
+            "achieved_rps": float(held["achieved_rps"].max()) if len(held) else None,
+            "sustained_rps": self.knee.achieved_rps,
+        }
+
+
+def serving_cost(knee: Knee, stages: pd.DataFrame, overrides: Mapping[str, float] | None) -> dict:
+    """The original team's question, at the measured knee (or the peak answered rate)."""
+    held = steady(stages)
+    rate = knee.rate_rps
+    basis = "the knee (highest rate meeting the service level)"
+    if rate is None:
+        rate = float(held["achieved_rps"].max()) if len(held) else 0.0
+        basis = "the highest achieved rate (no stage met the service level)"
+    values = {"rps": float(rate if math.isfinite(rate) else 0.0), "hours": DEFAULT_COST_HOURS}
+    values.update(dict(overrides or {}))
+    inputs = CostInputs(**values)
+    return {
+        "basis": basis,
+        "prices": PRICES_AS_OF,
+        "inputs": vars(inputs).copy(),
+        "result": serverless_vs_servers(inputs),
+    }
+
+
+def build_report(
+    run_dir: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    baseline: str | Path | None = None,
+    warmup_s: float = DEFAULT_WARMUP_S,
+    tolerance: float = DEFAULT_TOLERANCE,
+    regressions_fail: bool = False,
+    throttle_statuses: Collection[int] = DEFAULT_THROTTLE_STATUSES,
+    throttle_pattern: str = DEFAULT_THROTTLE_PATTERN,
+    prices: Mapping[str, float] | None = None,
+    cost: Mapping[str, float] | None = None,
+    charts: bool = True,
+) -> Report:
+    """Compute the report of a run and write it to `out_dir` (default RUN/report/).
+
+    `baseline` is another run directory to compare with; with `regressions_fail`
+    its regressions fail the verdict. Raises `RunDirError` for a broken run dir.
+    """
+    run = load_run(run_dir, throttle_statuses=throttle_statuses, throttle_pattern=throttle_pattern)
+    report = compute(run, warmup_s=warmup_s, prices=prices, cost=cost)
+    if baseline is not None:
+        base = load_run(
+            baseline, throttle_statuses=throttle_statuses, throttle_pattern=throttle_pattern
+        )
+        base_stages = stage_table(base, warmup_s).pipe(
+            add_service_level, service_level(base.thresholds)
+        )
+        base_knee = find_knee(base_stages, service_level(base.thresholds), base.workers)
+        del base
+        report.comparison = compare(
+            report.stages,
+            base_stages,
+            baseline_run_id=str(Path(baseline).name),
+            knee_rps=report.knee.rate_rps,
+            baseline_knee_rps=base_knee.rate_rps,
+            tolerance=tolerance,
+        )
+        report.verdict = decide(
+            run,
+            report.whole_run,
+            regressions=report.comparison.regressions,
+            regressions_fail=regressions_fail,
+        )
+    report.out_dir = Path(out_dir) if out_dir else Path(run_dir) / REPORT_DIR
+    from analysis.render import write_all
+
+    report.files = write_all(report, charts=charts)
+    return report
+
+
+def compute(
+    run: RunData,
+    *,
+    warmup_s: float = DEFAULT_WARMUP_S,
+    prices: Mapping[str, float] | None = None,
+    cost: Mapping[str, float] | None = None,
+) -> Report:
+    """All numbers of the report, nothing written."""
+    slo = service_level(run.thresholds)
+    stages = stage_table(run, warmup_s).pipe(add_service_level, slo)
+    knee = find_knee(stages, slo, run.workers)
+    whole = group_summary(run, np.zeros(len(run.requests), np.int8), 1).iloc[0]
+    return Report(
+        run=run,
+        out_dir=run.run_dir / REPORT_DIR,
+        verdict=decide(run, whole),
+        knee=knee,
+        stages=stages,
+        timeline=per_second(run),
+        timeline_by_name=per_second_by_name(run),
+        whole_run=whole,
+        histogram=latency_histogram(run.requests),
+        fleet=fleet_cost(run.manifest, run.duration_s, prices),
+        serving=serving_cost(knee, stages, cost),
+    )
+
+
+def summary(report: Report) -> dict[str, Any]:
+    """summary.json: versioned, everything a CI job or dashboard needs, no raw data."""
+    run = report.run
+    whole = {k: _plain(v) for k, v in report.whole_run.items()}
+    whole.update({k: int(whole[k]) for k in COUNT_COLUMNS})
+    whole["rps"] = (whole["ok"] + whole["rejected"]) / run.duration_s if run.duration_s else None
+    schedule = run.manifest.get("schedule", {})
+    return {
+        "summary_version": SUMMARY_VERSION,
+        "generated_by": f"surge {__version__}",
+        "generated_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "run_id": run.run_id,
+        "schedule": {
+            "name": schedule.get("name"),
+            "target": schedule.get("target"),
+            "per_worker": schedule.get("per_worker", False),
+        },
+        "started_at": run.manifest.get("started_at"),
+        "ended_at": run.manifest.get("ended_at"),
+        "workers": run.workers,
+        "duration_s": run.duration_s,
+        "verdict": report.verdict.to_dict(),
+        "knee": report.knee.to_dict(),
+        "peak": report.peak(),
+        "whole_run": whole,
+        "stages": stage_records(report.stages),
+        "cost": {"fleet": report.fleet.to_dict(), "serving": report.serving},
+        "comparison": report.comparison.to_dict() if report.comparison else None,
+    }
+
+
+COUNT_COLUMNS = ("requests", "ok", "rejected", "error", "timeout", "dropped", "throttled")
+STAGE_COLUMNS = (
+    "stage",
+    "kind",
+    "steady",
+    "start_s",
+    "duration_s",
+    "window_start_s",
+    "window_s",
+    "offered_rps",
+    "offered_per_worker",
+    "sent_rps",
+    "achieved_rps",
+    "requests",
+    "ok",
+    "rejected",
+    "error",
+    "timeout",
+    "dropped",
+    "throttled",
+    "success_rate",
+    "error_rate",
+    "dropped_rate",
+    "throttled_rate",
+    "timeout_rate",
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "p999",
+    "max",
+    "avg",
+    "p50_uncorrected",
+    "p95_uncorrected",
+    "p99_uncorrected",
+    "max_uncorrected",
+    "errors",
+    "errors_throttled",
+    "errors_timeout",
+    "errors_connection",
+    "errors_4xx",
+    "errors_5xx",
+    "slo_pass",
+)
+
+
+def stage_records(stages: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    for row in stages.to_dict("records"):
+        out = {k: _plain(row[k]) for k in STAGE_COLUMNS}
+        out["slo_failed"] = [c.to_dict() for c in row["slo_checks"]]
+        rows.append(out)
+    return rows
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python; NaN -> None (JSON has no NaN)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

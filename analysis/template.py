@@ -1,0 +1,178 @@
+# ruff: noqa: E501  (HTML and CSS lines read better unbroken)
+"""The index.html template: one self-contained page, no scripts, no external resources.
+
+The first screen is for managers (verdict, knee, peak sustained, what broke first,
+cost); the charts and tables below are for engineers. Prints on A4/Letter.
+"""
+
+HTML = r"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>surge report · {{ s.run_id }}</title>
+<style>
+:root { --ok:#1a7f37; --ok-bg:#dafbe1; --bad:#cf222e; --bad-bg:#ffebe9; --warn:#9a6700;
+        --warn-bg:#fff8c5; --ink:#1f2328; --muted:#59636e; --line:#d1d9e0; --card:#f6f8fa; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
+       margin: 0; background: #fff; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+main { max-width: 1080px; margin: 0 auto; padding: 24px 28px 48px; }
+header.top { display: flex; justify-content: space-between; align-items: baseline; gap: 16px;
+             border-bottom: 1px solid var(--line); padding-bottom: 10px; }
+header.top h1 { font-size: 20px; margin: 0; }
+header.top .meta { color: var(--muted); font-size: 12px; text-align: right; }
+.verdict { margin: 18px 0 14px; padding: 14px 18px; border-radius: 8px; border: 1px solid; }
+.verdict h2 { margin: 0 0 4px; font-size: 22px; letter-spacing: .02em; }
+.verdict p { margin: 2px 0; }
+.verdict.passed { background: var(--ok-bg); border-color: #aceebb; color: #0f5323; }
+.verdict.failed { background: var(--bad-bg); border-color: #ffcecb; color: #82071e; }
+.verdict.untrustworthy { background: var(--warn-bg); border-color: #f5e0a0; color: #6c4400; }
+.verdict ul { margin: 6px 0 0 18px; padding: 0; }
+.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px; margin-bottom: 8px; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
+.card h3 { margin: 0 0 6px; font-size: 11px; text-transform: uppercase; letter-spacing: .06em;
+           color: var(--muted); font-weight: 600; }
+.card .big { font-size: 22px; font-weight: 650; line-height: 1.2; }
+.card .small { color: var(--muted); font-size: 12px; margin-top: 4px; }
+.card.wide { grid-column: span 2; }
+h2.section { font-size: 16px; margin: 30px 0 8px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+table { border-collapse: collapse; width: 100%; font-size: 12.5px; font-variant-numeric: tabular-nums; }
+th, td { padding: 5px 8px; border-bottom: 1px solid #eaeef2; text-align: right; white-space: nowrap; }
+th { background: var(--card); font-weight: 600; color: #31373d; }
+td.l, th.l { text-align: left; } td.wrap { white-space: normal; text-align: left; }
+tr.ramp td { color: var(--muted); }
+.pass { color: var(--ok); font-weight: 600; } .fail { color: var(--bad); font-weight: 600; }
+figure { margin: 14px 0 22px; break-inside: avoid; page-break-inside: avoid; }
+figure img { width: 100%; height: auto; display: block; border: 1px solid #eaeef2; border-radius: 6px; }
+figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
+pre { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 10px;
+      font-size: 12px; overflow-x: auto; white-space: pre-wrap; }
+.note { color: var(--muted); font-size: 12px; }
+dl.defs dt { font-weight: 600; margin-top: 6px; } dl.defs dd { margin: 0 0 0 14px; color: #31373d; }
+footer { margin-top: 36px; color: var(--muted); font-size: 11px; border-top: 1px solid var(--line); padding-top: 8px; }
+@media (max-width: 820px) { .cards { grid-template-columns: 1fr 1fr; } }
+@media print {
+  main { max-width: none; padding: 0; }
+  @page { size: A4; margin: 14mm; }
+  h2.section { break-after: avoid; }
+  .cards { grid-template-columns: repeat(4, 1fr); }
+  table { font-size: 10.5px; }
+}
+</style>
+</head>
+<body>
+<main>
+<header class="top">
+  <div>
+    <h1>Load test report · {{ s.schedule.name or s.run_id }}</h1>
+    <div class="note">target {{ s.schedule.target }} · run {{ s.run_id }}</div>
+  </div>
+  <div class="meta">started {{ s.started_at or "n/a" }}<br>{{ s.workers }} generator process{{ "es" if s.workers != 1 }} ·
+    {{ duration }} · {{ "{:,}".format(s.whole_run.requests) }} requests</div>
+</header>
+
+<section class="verdict {{ v.status }}" id="verdict">
+  <h2>{{ v.status|upper }} <span style="font-weight:400;font-size:14px">· exit code {{ v.exit_code }}</span></h2>
+  <p>{{ v.detail[0]|upper }}{{ v.detail[1:] }}.</p>
+  {% if v.status == "untrustworthy" %}
+  <p>These numbers describe the load generators, not the system under test. Run again with more or bigger generators.</p>
+  <ul>{% for r in v.trust.reasons %}<li>{{ r }}</li>{% endfor %}</ul>
+  {% endif %}
+  {% for n in v.notes %}<p class="note">{{ n }}</p>{% endfor %}
+</section>
+
+<section class="cards" id="summary">
+  <div class="card">
+    <h3>The knee</h3>
+    <div class="big">{{ knee_big }}</div>
+    <div class="small">{{ knee_small }}</div>
+  </div>
+  <div class="card">
+    <h3>Peak load sustained</h3>
+    <div class="big">{{ sustained_big }}</div>
+    <div class="small">{{ sustained_small }}</div>
+  </div>
+  <div class="card wide">
+    <h3>What broke first</h3>
+    <div class="big">{{ broke_big }}</div>
+    <div class="small">{{ broke_small }}</div>
+  </div>
+  <div class="card wide">
+    <h3>Cost of serving {{ "{:,.0f}".format(cost.inputs.rps) }} req/s for {{ "{:g}".format(cost.inputs.hours) }} h</h3>
+    <div class="big">serverless ${{ "{:,.0f}".format(cost.result.serverless.total_usd) }} · servers ${{ "{:,.0f}".format(cost.result.servers.total_usd) }}</div>
+    <div class="small">at {{ cost.basis }}; {{ cost.result.servers.instances }} server{{ "s" if cost.result.servers.instances != 1 }} at {{ "{:g}".format(cost.inputs.server_rps) }} req/s.
+      Prices: {{ cost.prices }} (defaults, not measurements).</div>
+  </div>
+  <div class="card">
+    <h3>Success rate</h3>
+    <div class="big">{{ pct(s.whole_run.success_rate) }}</div>
+    <div class="small">whole run, 409 sold-out counts as success</div>
+  </div>
+  <div class="card">
+    <h3>This run's fleet</h3>
+    <div class="big">{{ fleet_big }}</div>
+    <div class="small">{{ fleet_small }}</div>
+  </div>
+</section>
+
+<h2 class="section">Thresholds</h2>
+{% if v.thresholds %}
+<table><tr><th class="l">rule</th><th>measured (whole run)</th><th>result</th></tr>
+{% for c in v.thresholds %}<tr><td class="l">{{ c.rule }}</td><td>{{ c.measured_text }}</td>
+<td class="{{ 'pass' if c.passed else 'fail' }}">{{ "pass" if c.passed else "FAIL" }}</td></tr>{% endfor %}
+</table>
+{% else %}<p class="note">The schedule defines no thresholds; the knee uses the default service level ({{ s.knee.service_level|join(", ") }}).</p>{% endif %}
+
+<h2 class="section">Stages</h2>
+<p class="note">Steady-state windows: hold stages skip their first {{ "{:g}".format(warmup_s) }} s; ramps (grey) are shown whole and not judged.
+Service level per stage: {{ s.knee.service_level|join(", ") }}. Latency is corrected (from the intended send time).</p>
+<table>
+<tr><th>stage</th><th class="l">kind</th><th>offered/s</th><th>per worker</th><th>achieved/s</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>success</th><th class="l">errors</th><th>service level</th></tr>
+{% for r in s.stages %}<tr class="{{ r.kind }}"><td>{{ r.stage }}</td><td class="l">{{ r.kind }}</td>
+<td>{{ num(r.offered_rps) }}</td><td>{{ num(r.offered_per_worker) }}</td><td>{{ num(r.achieved_rps) }}</td>
+<td>{{ lat(r.p50) }}</td><td>{{ lat(r.p95) }}</td><td>{{ lat(r.p99) }}</td><td>{{ lat(r.max) }}</td>
+<td>{{ pct(r.success_rate) }}</td><td class="wrap">{{ r.errors or "" }}</td>
+<td>{% if not r.steady %}<span class="note">ramp</span>{% elif r.requests == 0 %}<span class="note">no data</span>{% elif r.slo_pass %}<span class="pass">met</span>{% else %}<span class="fail">missed</span>{% endif %}</td></tr>{% endfor %}
+</table>
+
+<h2 class="section">Charts</h2>
+{% for c in charts %}
+<figure><img alt="{{ c.title }}" src="{{ c.uri }}"><figcaption><b>{{ c.title }}.</b> {{ c.caption }}</figcaption></figure>
+{% endfor %}
+
+{% if s.comparison %}
+<h2 class="section">Comparison with {{ s.comparison.baseline_run_id }}</h2>
+<p class="note">Knee: {{ num(s.comparison.knee_rps) }} req/s now vs {{ num(s.comparison.baseline_knee_rps) }} req/s before.
+Tolerance {{ "{:g}".format(s.comparison.tolerance * 100) }} % for throughput and latency, {{ "{:g}".format(s.comparison.success_tolerance * 100) }} pp for success.</p>
+<table><tr><th>stage</th><th>offered/s</th><th>achieved/s</th><th>Δ</th><th>p95</th><th>Δ</th><th>p99</th><th>Δ</th><th>success</th><th>Δ pp</th><th class="l">regression</th></tr>
+{% for r in s.comparison.stages %}<tr><td>{{ r.stage }}</td><td>{{ num(r.offered_rps) }}</td><td>{{ num(r.achieved_rps) }}</td><td>{{ delta(r.achieved_delta) }}</td>
+<td>{{ lat(r.p95) }}</td><td>{{ delta(r.p95_delta) }}</td><td>{{ lat(r.p99) }}</td><td>{{ delta(r.p99_delta) }}</td>
+<td>{{ pct(r.success_rate) }}</td><td>{{ pp(r.success_delta) }}</td><td class="l {{ 'fail' if r.regression }}">{{ r.regression or "none" }}</td></tr>{% endfor %}
+</table>
+{% endif %}
+
+<h2 class="section">Did the generators keep up?</h2>
+<p>{% if v.trust.trustworthy %}<span class="pass">Yes.</span>{% else %}<span class="fail">No.</span>{% endif %}
+Send lag p99 {{ lat(v.trust.send_lag_p99_s) }} (limit {{ lat(v.trust.limits.send_lag_p99_s) }}),
+dropped {{ pct(v.trust.dropped_rate) }} (limit {{ pct(v.trust.limits.dropped_rate) }}),
+peak worker CPU {{ "n/a" if v.trust.max_cpu_percent is none else "{:.0f}%".format(v.trust.max_cpu_percent) }}
+(limit {{ "{:g}".format(v.trust.limits.cpu_percent) }}% for {{ v.trust.limits.cpu_for_s }} s).</p>
+
+<h2 class="section">Cost details</h2>
+<pre>{{ cost_text }}</pre>
+
+<h2 class="section">Definitions</h2>
+<dl class="defs">
+<dt>Latency (corrected)</dt><dd>From the time a request was meant to be sent (open workload model) to its answer, so a slow system cannot hide behind a slowed-down generator. "Uncorrected" is measured from the actual send.</dd>
+<dt>Percentiles</dt><dd>Exact nearest-rank percentiles over the merged raw records of every worker; never averaged across workers, seconds or stages.</dd>
+<dt>Success rate</dt><dd>(ok + 409 sold out) / all requests, dropped ones included. Error rate = (errors + timeouts) / all; dropped rate = never sent / all.</dd>
+<dt>Achieved</dt><dd>Successful answers per second. Throttled = 429/503 or a throttling error text (e.g. ProvisionedThroughputExceeded).</dd>
+<dt>The knee</dt><dd>The highest offered rate up to which every steady stage met the service level.</dd>
+</dl>
+
+<footer>Generated by {{ s.generated_by }} at {{ s.generated_at }} · summary.json (version {{ s.summary_version }}), summary.md, junit.xml, stages.csv, timeline.csv, timeline_by_name.csv in this folder.</footer>
+</main>
+</body>
+</html>
+"""

@@ -1,0 +1,201 @@
+"""The verdict: thresholds on the whole run, generator trust, and the exit code.
+
+An untrustworthy run (a saturated generator, a late sender, too many dropped
+requests, or the engine said so in the manifest) exits 3 whatever the thresholds
+say: its numbers describe the generator, not the system under test.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.checks import CheckResult, evaluate, metric_values
+from analysis.loading import DROPPED, RunData
+from analysis.percentiles import percentiles_of
+from surge.errors import ExitCode
+
+CPU_SATURATED_PERCENT = 90.0  # a worker above this ...
+CPU_SATURATED_FOR_S = 5  # ... for this many consecutive one-second samples is saturated
+SEND_LAG_P99_LIMIT_S = 0.050  # whole-run p99 of (actual - intended send time)
+DROPPED_LIMIT = 0.001  # more than 0.1 % of requests never sent
+
+
+class VerdictStatus(enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    UNTRUSTWORTHY = "untrustworthy"
+
+
+EXIT_CODES = {
+    VerdictStatus.PASSED: ExitCode.PASSED,
+    VerdictStatus.FAILED: ExitCode.THRESHOLDS_FAILED,
+    VerdictStatus.UNTRUSTWORTHY: ExitCode.UNTRUSTWORTHY,
+}
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Did the generators keep up? Measured values plus the reasons they did not."""
+
+    reasons: tuple[str, ...]
+    send_lag_p99_s: float | None
+    dropped_rate: float | None
+    max_cpu_percent: float | None
+
+    @property
+    def trustworthy(self) -> bool:
+        return not self.reasons
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trustworthy": self.trustworthy,
+            "reasons": list(self.reasons),
+            "send_lag_p99_s": self.send_lag_p99_s,
+            "dropped_rate": self.dropped_rate,
+            "max_cpu_percent": self.max_cpu_percent,
+            "limits": {
+                "cpu_percent": CPU_SATURATED_PERCENT,
+                "cpu_for_s": CPU_SATURATED_FOR_S,
+                "send_lag_p99_s": SEND_LAG_P99_LIMIT_S,
+                "dropped_rate": DROPPED_LIMIT,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Pass/fail per threshold, trust, regressions; `exit_code` is the contract's."""
+
+    status: VerdictStatus
+    checks: tuple[CheckResult, ...]
+    trust: Trust
+    regressions: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return EXIT_CODES[self.status]
+
+    def detail(self) -> str:
+        """The verdict's reason in one sentence, without the status word."""
+        if self.status is VerdictStatus.UNTRUSTWORTHY:
+            return "the generators did not keep up: " + "; ".join(self.trust.reasons)
+        failed = [f"{c.rule} (measured {c.shown})" for c in self.checks if not c.passed]
+        if self.status is VerdictStatus.FAILED:
+            missed = f"{len(failed)} of {len(self.checks)} thresholds missed: " if failed else ""
+            return missed + "; ".join(failed + list(self.regressions))
+        if not self.checks:
+            return "no thresholds defined in the schedule"
+        return f"all {len(self.checks)} thresholds met"
+
+    def headline(self) -> str:
+        return f"{self.status.value.upper()}: {self.detail()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "exit_code": int(self.exit_code),
+            "headline": self.headline(),
+            "detail": self.detail(),
+            "thresholds": [c.to_dict() for c in self.checks],
+            "trust": self.trust.to_dict(),
+            "regressions": list(self.regressions),
+            "notes": list(self.notes),
+        }
+
+
+def cpu_saturation(health: pd.DataFrame | None) -> tuple[list[str], float | None]:
+    """Workers over `CPU_SATURATED_PERCENT` for `CPU_SATURATED_FOR_S` consecutive samples."""
+    if health is None or health.empty or health["cpu_percent"].isna().all():
+        return [], None
+    over = health["cpu_percent"].fillna(0) > CPU_SATURATED_PERCENT
+    run_id = (
+        over != over.groupby(health["worker"], observed=True).shift(fill_value=False)
+    ).cumsum()
+    runs = over[over].groupby([health["worker"][over], run_id[over]], observed=True).size()
+    reasons = []
+    for worker, longest in runs.groupby(level=0, observed=True).max().items():
+        if longest >= CPU_SATURATED_FOR_S:
+            reasons.append(f"worker {worker} above {CPU_SATURATED_PERCENT:g}% CPU for {longest} s")
+    return reasons, float(health["cpu_percent"].max())
+
+
+def manifest_reasons(manifest: dict[str, Any]) -> list[str]:
+    """Reasons the engine recorded (`untrustworthy` / `trust` keys, both optional)."""
+    reasons: list[str] = []
+    for key in ("untrustworthy", "trust"):
+        value = manifest.get(key)
+        if isinstance(value, dict):
+            if value.get("trustworthy") is False and not value.get("reasons"):
+                reasons.append("the engine marked the run untrustworthy")
+            value = value.get("reasons") if value.get("trustworthy") is not True else None
+        if value is True:
+            reasons.append("the engine marked the run untrustworthy")
+        elif isinstance(value, str) and value:
+            reasons.append(value)
+        elif isinstance(value, list):
+            reasons.extend(str(v) for v in value if v)
+    return list(dict.fromkeys(reasons))
+
+
+def trust_of(run: RunData) -> Trust:
+    frame = run.requests
+    outcome = frame["outcome"].to_numpy()
+    lag = frame["lag_us"].to_numpy()
+    sent_lag = np.maximum(lag[(outcome != DROPPED) & (lag != -1)], 0)
+    lag_p99 = percentiles_of(sent_lag, [99.0])[0] / 1e6 if len(sent_lag) else math.nan
+    dropped = float((outcome == DROPPED).mean()) if len(outcome) else math.nan
+    reasons, max_cpu = cpu_saturation(run.health)
+    if not math.isnan(lag_p99) and lag_p99 > SEND_LAG_P99_LIMIT_S:
+        reasons.append(
+            f"send lag p99 {lag_p99 * 1000:.0f} ms (limit {SEND_LAG_P99_LIMIT_S * 1000:g} ms)"
+        )
+    if not math.isnan(dropped) and dropped > DROPPED_LIMIT:
+        reasons.append(f"{dropped:.2%} of requests dropped (limit {DROPPED_LIMIT:.1%})")
+    reasons += manifest_reasons(run.manifest)
+    return Trust(
+        reasons=tuple(dict.fromkeys(reasons)),
+        send_lag_p99_s=None if math.isnan(lag_p99) else float(lag_p99),
+        dropped_rate=None if math.isnan(dropped) else dropped,
+        max_cpu_percent=max_cpu,
+    )
+
+
+def run_notes(manifest: dict[str, Any]) -> list[str]:
+    aborted = manifest.get("aborted")
+    if not aborted:
+        return []
+    if isinstance(aborted, dict):
+        detail = aborted.get("reason") or aborted.get("threshold") or ""
+        return [f"the run was aborted early{': ' + str(detail) if detail else ''}"]
+    return [f"the run was aborted early{': ' + aborted if isinstance(aborted, str) else ''}"]
+
+
+def decide(
+    run: RunData,
+    whole_run: pd.Series,
+    *,
+    regressions: Sequence[str] = (),
+    regressions_fail: bool = False,
+) -> Verdict:
+    """Evaluate the schedule's thresholds on the whole run and judge trust."""
+    checks = tuple(evaluate(run.thresholds, metric_values(whole_run, run.duration_s)))
+    trust = trust_of(run)
+    if not trust.trustworthy:
+        status = VerdictStatus.UNTRUSTWORTHY
+    elif not all(c.passed for c in checks) or (regressions_fail and regressions):
+        status = VerdictStatus.FAILED
+    else:
+        status = VerdictStatus.PASSED
+    shown_regressions = tuple(regressions) if regressions_fail else ()
+    notes = run_notes(run.manifest)
+    if regressions and not regressions_fail:
+        notes.append(f"{len(regressions)} regression(s) against the baseline (not gating)")
+    return Verdict(status, checks, trust, shown_regressions, tuple(notes))

@@ -1,0 +1,203 @@
+"""Analysis scale: `surge report` time and peak memory on 1 and 10 million generated requests.
+
+Not a test. Generates a run directory shaped like a real one (8 workers, a part per
+worker every 10 s, a staircase that crosses a throttling limit), then runs
+`surge report` on it in a child process and prints wall time, the child's peak RSS
+(from wait4) and bytes per request on disk. Goals (issue 10): 10 M requests in under
+10 s and 2 GB; 12 or fewer bytes per request.
+
+    .venv/bin/python -m benchmarks.bench_analysis [--sizes 1000000,10000000] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from surge.results import REQUEST_SCHEMA, build_manifest, list_parts, write_manifest, write_part
+from surge.schedule import parse_schedule
+
+OUT_DIR = Path(__file__).resolve().parent / "out"
+WORKERS = 8
+PART_EVERY_S = 10  # the engine writes a part at least every 10 s
+STEPS = 5  # hold stages in the staircase
+CAPACITY_RPS = 5_000.0  # above this the synthetic target throttles
+START = dt.datetime(2026, 11, 27, 10, 0, 0, tzinfo=dt.UTC)
+SEED = 20261127
+
+
+def schedule_for(total: int) -> tuple[Any, list[float]]:
+    """A staircase (1, 3, 5, 7, 9) x unit req/s whose expected requests equal `total`."""
+    rates = [1.0, 3.0, 5.0, 7.0, 9.0]
+    hold_s = 400
+    unit = total / (sum(rates) * hold_s)
+    steps = [r * unit for r in rates]
+    text = (
+        "name: bench-analysis\ntarget: http://127.0.0.1:8080\n"
+        "load:\n  stages:\n"
+        + "".join(f"    - {{rps: {r:.3f}, duration: {hold_s}s}}\n" for r in steps)
+        + "thresholds:\n  - p95 < 3s\n  - p99 < 5s\n  - success_rate >= 99%\n"
+    )
+    return parse_schedule(text, "<bench>"), steps
+
+
+def _dict(indices: np.ndarray, values: list[str]) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(
+        pa.array(indices, pa.int32()), pa.array(values, pa.string())
+    )
+
+
+def worker_table(rng: np.random.Generator, schedule: Any, worker: int, start_us: int) -> pa.Table:
+    """One worker's share of the schedule: Poisson arrivals, lognormal latency, throttling."""
+    chunks = []
+    for stage in schedule.stages:
+        n = rng.poisson(stage.rate_to / WORKERS * stage.duration_s)
+        offsets = np.sort(rng.uniform(stage.start_s, stage.end_s, n))
+        chunks.append((stage.index, offsets, stage.rate_to))
+    stage_col = np.concatenate([np.full(len(o), i, np.int16) for i, o, _ in chunks])
+    offset_s = np.concatenate([o for _, o, _ in chunks])
+    over = np.concatenate([np.full(len(o), max(0.0, 1 - CAPACITY_RPS / r)) for _, o, r in chunks])
+    n = len(offset_s)
+    intended = start_us + (offset_s * 1e6).astype(np.int64)
+    lag = rng.exponential(300, n).astype(np.int64)
+    service = (rng.lognormal(np.log(40_000), 0.6, n) * (1 + 20 * over)).astype(np.int64)
+    throttled = rng.random(n) < over
+    timeout = rng.random(n) < over * 0.05
+    rejected = (~throttled) & (rng.random(n) < 0.02)
+    dropped = rng.random(n) < 0.00005
+    outcome = np.select([dropped, timeout, throttled, rejected], [4, 3, 2, 1], 0).astype(np.int32)
+    status = np.select([dropped | timeout, throttled, rejected], [0, 500, 409], 200).astype(
+        np.int16
+    )
+    service = np.where(timeout, 30_000_000, service)
+    latency = np.where(dropped, 1_000_000, lag + service)
+    sent = pa.array(intended + lag, pa.int64(), mask=dropped)
+    is_buy = rng.random(n) < 0.3
+    columns = {
+        "worker": _dict(np.zeros(n, np.int32), [f"w{worker}"]),
+        "name": _dict(is_buy.astype(np.int32), ["browse", "buy"]),
+        "method": _dict(is_buy.astype(np.int32), ["GET", "POST"]),
+        "stage": pa.array(stage_col, pa.int16()),
+        "intended_us": pa.array(intended, pa.int64()),
+        "sent_us": sent,
+        "latency_us": pa.array(latency, pa.int64()),
+        "service_us": pa.array(service, pa.int64(), mask=dropped),
+        "status": pa.array(status, pa.int16()),
+        "outcome": _dict(outcome, ["ok", "rejected", "error", "timeout", "dropped"]),
+        "bytes": pa.array(
+            np.where(dropped, 0, 180 + (rng.random(n) * 40).astype(np.int32)), pa.int32()
+        ),
+        "error": pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(n, np.int32), pa.int32(), mask=~(throttled & ~timeout)),
+            pa.array(["ProvisionedThroughputExceededException"], pa.string()),
+        ),
+    }
+    return pa.Table.from_arrays([columns[f.name] for f in REQUEST_SCHEMA], schema=REQUEST_SCHEMA)
+
+
+def generate(run_dir: Path, total: int) -> int:
+    """Write the run directory; returns the number of request records."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    schedule, _ = schedule_for(total)
+    rng = np.random.default_rng(SEED)
+    start_us = int(START.timestamp() * 1_000_000)
+    rows = 0
+    for w in range(WORKERS):
+        table = worker_table(rng, schedule, w, start_us)
+        offsets = (table["intended_us"].to_numpy() - start_us) // (PART_EVERY_S * 1_000_000)
+        bounds = np.searchsorted(offsets, np.arange(offsets.max() + 2))
+        for seq, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+            if hi > lo:
+                write_part(run_dir, f"w{w}", seq, table.slice(lo, hi - lo))
+        rows += table.num_rows
+    manifest = build_manifest(
+        run_id=run_dir.name,
+        schedule=schedule,
+        started_at=START,
+        ended_at=START + dt.timedelta(seconds=schedule.duration_s),
+        workers=[{"id": f"w{w}", "host": "localhost"} for w in range(WORKERS)],
+    )
+    write_manifest(run_dir, manifest)
+    return rows
+
+
+def time_report(run_dir: Path) -> dict[str, float]:
+    """Run `surge report` in a child; wall time and the child's own peak RSS (wait4)."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "surge", "report", str(run_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "seconds": wall,
+        "peak_rss_mb": usage.ru_maxrss / 1024.0,
+        "exit_code": child.returncode,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
+
+
+def bench(total: int, keep: bool) -> dict[str, Any]:
+    run_dir = OUT_DIR / f"bench-analysis-{total}"
+    t0 = time.perf_counter()
+    rows = generate(run_dir, total)
+    gen_s = time.perf_counter() - t0
+    parts = list_parts(run_dir)
+    on_disk = sum(p.stat().st_size for p in parts)
+    runs = [time_report(run_dir) for _ in range(2)]  # the first warms the page cache
+    best = min(runs, key=lambda r: r["seconds"])
+    result = {
+        "requests": rows,
+        "parts": len(parts),
+        "bytes_per_request": on_disk / rows,
+        "generate_s": round(gen_s, 1),
+        "report_s": round(best["seconds"], 2),
+        "report_cpu_s": round(best["cpu_seconds"], 2),
+        "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs)),
+        "exit_code": best["exit_code"],
+    }
+    if not keep:
+        shutil.rmtree(run_dir)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default="1000000,10000000", help="comma-separated request counts"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the generated run directories")
+    args = parser.parse_args(argv)
+    results = []
+    for total in (int(s) for s in args.sizes.split(",")):
+        result = bench(total, args.keep)
+        results.append(result)
+        print(
+            f"{result['requests']:>11,} requests  {result['parts']:>5} parts  "
+            f"{result['bytes_per_request']:5.2f} B/request on disk  "
+            f"report {result['report_s']:6.2f} s (cpu {result['report_cpu_s']:.2f} s)  "
+            f"peak RSS {result['peak_rss_mb']:,} MB  exit {result['exit_code']}",
+            flush=True,
+        )
+    print(json.dumps({"bench": "analysis", "results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

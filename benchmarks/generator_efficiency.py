@@ -1,0 +1,260 @@
+"""1. Generator efficiency: req/s on one core and CPU µs per request, surge vs the others.
+
+nginx serves a static /products JSON from core 0; each generator runs alone on core 1
+with 50 connections (wrk), 50 users without wait (Locust) or at most 50 requests in
+flight (surge). wrk and Locust run flat out; their rate and CPU are read over a window
+after a warm-up. surge is an open-model generator, so "flat out" is not its mode: it
+is offered a staircase of fixed rates and its capacity is the highest step it *kept up*
+with (no drops, p99 send lag within `KEPT_UP_MAX_LAG_P99_MS`), with recording on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import BenchResult, Context, Table, fmt, fmt_ratio, median, medians, ratio
+from benchmarks.loadgen import GeneratorKind, closed_loop, schedule_yaml, stage_figures, standalone
+from benchmarks.nginx import running_nginx
+
+NAME = "generator"
+TITLE = "1. Generator efficiency (one core, loopback nginx)"
+
+KEPT_UP_MAX_DROPPED_SHARE = 0.001
+KEPT_UP_MAX_LAG_P99_MS = 100.0
+KEPT_UP_MIN_ACHIEVED = 0.95  # achieved / scheduled in the stage's window
+STAGE_SKIP_S = 0.3  # CPU is read from this long after a step starts (the step change settles)
+#: surge's staircase, as multiples of Locust FastHttpUser's flat-out rate in the same run
+STEP_FACTORS_FULL = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)
+STEP_FACTORS_QUICK = (0.5, 1.0)
+FALLBACK_ANCHOR_RPS = 2000.0  # when the FastHttpUser anchor failed or is implausibly low
+MIN_ANCHOR_RPS = 100.0
+MIN_STEP_RPS = 10.0
+CLOSED_LOOP = (GeneratorKind.WRK, GeneratorKind.LOCUST_FAST, GeneratorKind.LOCUST_HTTP)
+
+
+def run(ctx: Context) -> BenchResult:
+    s = ctx.settings
+    warmup_s, window_s = s.pick(2.0, 1.0), s.pick(6.0, 2.0)
+    stage_s = s.pick(2.5, 1.5)
+    work = ctx.work_dir(NAME)
+    with running_nginx() as nginx:
+        closed: dict[str, list[dict[str, Any]]] = {kind: [] for kind in CLOSED_LOOP}
+        for i in range(s.repeats):  # interleaved, so drift hits every generator alike
+            for kind in CLOSED_LOOP:
+                log = work / f"{kind.split()[-1].lower()}-{i}.log"
+                closed[kind].append(
+                    guard(
+                        lambda kind=kind, log=log: closed_loop(
+                            ctx,
+                            kind,
+                            nginx.url,
+                            nginx.requests,
+                            warmup_s=warmup_s,
+                            window_s=window_s,
+                            log=log,
+                        ).as_dict()
+                    )
+                )
+        anchor = median([r.get("rps") for r in closed[GeneratorKind.LOCUST_FAST]])
+        factors = s.pick(STEP_FACTORS_FULL, STEP_FACTORS_QUICK)
+        base = anchor if anchor and anchor >= MIN_ANCHOR_RPS else FALLBACK_ANCHOR_RPS
+        rates = [max(round(f * base, -1), MIN_STEP_RPS) for f in factors]
+        surge_runs = [
+            guard(
+                lambda i=i: open_model_capacity(
+                    ctx, nginx.url, nginx.requests, rates, stage_s, work / f"surge-{i}"
+                )
+            )
+            for i in range(s.repeats)
+        ]
+    return _result(closed, surge_runs, rates, stage_s, warmup_s, window_s)
+
+
+def guard(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A failed repeat becomes an error entry; the medians use the others."""
+    try:
+        return measure()
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def open_model_capacity(
+    ctx: Context,
+    url: str,
+    counter: Callable[[], int],
+    rates: Sequence[float],
+    stage_s: float,
+    run_dir: Path,
+    *,
+    name: str = "bench-generator",
+) -> dict[str, Any]:
+    """surge on one core, offered `rates` in steps of `stage_s`: the highest step kept up.
+
+    Returns capacity_rps (None when no step was kept up), CPU µs per request and CPU %
+    at that step, the highest rate it sent at any step (saturated), and every step.
+    """
+    stages = [(r, stage_s) for r in rates]
+    text = schedule_yaml(name=name, target=url, stages=stages)
+    done = standalone(ctx, text, run_dir, counter, duration_s=len(stages) * stage_s)
+    if done.start_epoch is None or done.sampler is None:
+        return {"error": f"surge wrote no manifest (exit {done.exit_code}); see {run_dir}.log"}
+    steps = stage_figures(run_dir, done.start_epoch, stages)
+    best: dict[str, Any] | None = None
+    searching = True
+    for step in steps:
+        lo, hi = step.pop("window")
+        seconds, cpu_s, count = done.sampler.window(lo + STAGE_SKIP_S, hi)
+        step["cpu_us"] = cpu_s / count * 1e6 if count > 0 else None
+        step["cpu_pct"] = cpu_s / seconds * 100 if seconds > 0 else None
+        step["kept_up"] = kept_up(step)
+        searching = searching and step["kept_up"]  # the first step it cannot hold ends it
+        if searching:
+            best = step
+    return {
+        "capacity_rps": best["achieved_rps"] if best else None,
+        "cpu_us": best["cpu_us"] if best else None,
+        "cpu_pct": best["cpu_pct"] if best else None,
+        "saturated_rps": max(s["achieved_rps"] for s in steps) if steps else None,
+        "exit_code": done.exit_code,
+        "steps": steps,
+    }
+
+
+def kept_up(step: dict[str, Any]) -> bool:
+    return (
+        (step["dropped_share"] or 0.0) <= KEPT_UP_MAX_DROPPED_SHARE
+        and step["lag_p99_ms"] is not None
+        and step["lag_p99_ms"] <= KEPT_UP_MAX_LAG_P99_MS
+        and step["achieved_rps"] >= KEPT_UP_MIN_ACHIEVED * step["scheduled_rps"]
+        and step["errors"] == 0
+    )
+
+
+def _result(
+    closed: dict[str, list[dict[str, Any]]],
+    surge_runs: list[dict[str, Any]],
+    rates: Sequence[float],
+    stage_s: float,
+    warmup_s: float,
+    window_s: float,
+) -> BenchResult:
+    figures = {kind: medians(runs, ("rps", "cpu_us", "cpu_pct")) for kind, runs in closed.items()}
+    surge = medians(surge_runs, ("capacity_rps", "cpu_us", "cpu_pct", "saturated_rps"))
+    figures[GeneratorKind.SURGE] = {
+        "rps": surge["capacity_rps"],
+        "cpu_us": surge["cpu_us"],
+        "cpu_pct": surge["cpu_pct"],
+    }
+    wrk, fast = figures[GeneratorKind.WRK], figures[GeneratorKind.LOCUST_FAST]
+    rows = [
+        [
+            kind,
+            fmt(f["rps"]),
+            fmt(f["cpu_us"], 1),
+            fmt(f["cpu_pct"]),
+            fmt_ratio(ratio(f["rps"], wrk["rps"])),
+            fmt_ratio(ratio(f["rps"], fast["rps"])),
+            fmt_ratio(ratio(f["cpu_us"], fast["cpu_us"])),
+        ]
+        for kind, f in figures.items()
+    ]
+    repeats_rows = [
+        [kind, i + 1, fmt(r.get("rps")), fmt(r.get("cpu_us"), 1), r.get("error", "")]
+        for kind, runs in closed.items()
+        for i, r in enumerate(runs)
+    ] + [
+        [
+            GeneratorKind.SURGE,
+            i + 1,
+            fmt(r.get("capacity_rps")),
+            fmt(r.get("cpu_us"), 1),
+            r.get("error", "") or f"saturated at {fmt(r.get('saturated_rps'))} req/s",
+        ]
+        for i, r in enumerate(surge_runs)
+    ]
+    step_rows = [
+        [
+            i + 1,
+            fmt(st["scheduled_rps"]),
+            fmt(st["achieved_rps"]),
+            fmt(st["lag_p99_ms"], 1),
+            fmt((st["dropped_share"] or 0) * 100, 2),
+            fmt(st["cpu_us"], 1),
+            fmt(st["cpu_pct"]),
+            "yes" if st["kept_up"] else "no",
+        ]
+        for i, r in enumerate(surge_runs)
+        for st in r.get("steps", [])
+    ]
+    result = BenchResult(name=NAME, title=TITLE)
+    result.summary = [
+        f"surge kept up with {fmt(surge['capacity_rps'])} req/s on one core "
+        f"({fmt(surge['cpu_us'], 1)} µs CPU per request, recording on); "
+        f"Locust FastHttpUser ran {fmt(fast['rps'])} req/s flat out "
+        f"({fmt(fast['cpu_us'], 1)} µs); wrk {fmt(wrk['rps'])} req/s.",
+        f"surge / FastHttpUser: {fmt_ratio(ratio(surge['capacity_rps'], fast['rps']))} req/s, "
+        f"{fmt_ratio(ratio(surge['cpu_us'], fast['cpu_us']))} CPU per request.",
+    ]
+    cols = [
+        "generator",
+        "req/s (median)",
+        "CPU µs/req",
+        "CPU %",
+        "÷ wrk",
+        "÷ FastHttpUser",
+        "CPU/req ÷ FastHttpUser",
+    ]
+    result.tables = [
+        Table("Medians", cols, rows),
+        Table("Every repeat", ["generator", "repeat", "req/s", "CPU µs/req", "note"], repeats_rows),
+        Table(
+            "surge's staircase (every repeat)",
+            [
+                "repeat",
+                "offered",
+                "sent req/s",
+                "send lag p99 ms",
+                "dropped %",
+                "CPU µs/req",
+                "CPU %",
+                "kept up",
+            ],
+            step_rows,
+        ),
+    ]
+    result.notes = [
+        f"Closed-loop generators: {warmup_s:g} s warm-up after the target first sees load, then "
+        f"a {window_s:g} s window; requests counted by nginx (stub_status), CPU time from the "
+        "kernel for the generator process (user + system).",
+        f"surge: holds of {stage_s:g} s at {', '.join(fmt(r) for r in rates)} req/s (multiples "
+        "of FastHttpUser's median); a step is kept up when drops <= "
+        f"{KEPT_UP_MAX_DROPPED_SHARE:.1%}, p99 send lag <= {KEPT_UP_MAX_LAG_P99_MS:g} ms, "
+        f"sent >= {KEPT_UP_MIN_ACHIEVED:.0%} of offered and no errors; the search stops at the "
+        "first step that is not. One process does everything (schedule, dispatch, recording "
+        "to Parquet), so its CPU includes what a master and a worker would do.",
+    ]
+    result.data = {
+        "closed": closed,
+        "surge": surge_runs,
+        "medians": figures,
+        "surge_saturated_rps": surge["saturated_rps"],
+        "rates": list(rates),
+    }
+    return result
+
+
+def capacity_rps(ctx: Context) -> float | None:
+    """surge's one-core capacity measured earlier in this run (None when unknown)."""
+    found = ctx.results.get(NAME)
+    if found is None:
+        return None
+    return found.data.get("medians", {}).get(GeneratorKind.SURGE, {}).get("rps")
+
+
+def cpu_us_per_request(ctx: Context) -> float | None:
+    found = ctx.results.get(NAME)
+    if found is None:
+        return None
+    return found.data.get("medians", {}).get(GeneratorKind.SURGE, {}).get("cpu_us")

@@ -1,0 +1,493 @@
+"""The master side of a run: who generates, their shares, live status, thresholds, manifest.
+
+The master never sends load. It keeps the fleet's membership from the workers' beats
+(a worker silent for `WORKER_SILENCE_S` is taken out, a new one put in) and sends every
+worker its `Plan` whenever membership changes, effective `RESPLIT_DELAY_S` later so
+all workers switch at the same arrival. Once a second it merges the workers' health
+samples (counts and histograms are added, never percentiles averaged), rewrites
+``status.json``, evaluates thresholds and, on a sustained ``abort_on_fail`` breach,
+ends the run. At the end it writes ``health.parquet`` and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import enum
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+
+from locustfiles import histogram
+from locustfiles.arrivals import CumulativeRate
+from locustfiles.worker import MSG_PLAN, Plan
+from surge.errors import ExitCode
+from surge.results import build_manifest, write_health, write_manifest, write_status
+from surge.schedule import Schedule
+from surge.thresholds import MetricKind, Threshold
+
+logger = logging.getLogger(__name__)
+
+CONTROL_INTERVAL_S = 0.25
+STATUS_INTERVAL_S = 1.0
+WORKER_SILENCE_S = 1.5  # a worker not heard from for this long is out of the split
+RESPLIT_DELAY_S = 0.3  # time for a new plan to reach every worker before it applies
+START_DELAY_S = 1.5  # from "start" to the first arrival: workers need the plan first
+STATUS_WINDOW_S = 5  # seconds of merged samples behind status.json's latency figures
+RATE_WINDOW_S = 2  # seconds behind status.json's achieved_rps
+LIVE_WINDOW_S = 10  # seconds of merged samples live thresholds are evaluated on
+END_WAIT_MAX_S = 35.0  # after the schedule's end, how long to wait for workers' last reports
+SATURATED_CPU_PERCENT = 90.0
+SATURATED_CPU_SECONDS = 5
+MAX_SEND_LAG_P99_US = 50_000
+MAX_DROPPED_FRACTION = 0.001
+OVERLOADED_CPU_WAIT_PERCENT = 10.0  # a worker waiting for a CPU this much: others' load
+
+
+class RunState(enum.Enum):
+    WAITING = "waiting"  # before start
+    STARTING = "starting"  # plans out, first arrival not yet due
+    RUNNING = "running"
+    DRAINING = "draining"  # schedule over, waiting for the last responses
+    ABORTING = "aborting"
+    FINISHED = "finished"
+    ABORTED = "aborted"
+    STOPPED = "stopped"  # stopped by a person (web UI, Ctrl-C)
+
+
+class ThresholdState(enum.Enum):
+    PASSING = "passing"
+    FAILING = "failing"
+    ABORTING = "aborting"
+
+
+@dataclass
+class WorkerInfo:
+    client_id: str
+    worker: str
+    last_seen: float
+    host: str = ""
+    pid: int = 0
+    done: bool = False
+    cpu_hot_seconds: int = 0
+    last: dict[str, Any] = field(default_factory=dict)
+    clock_offset_ms: float = 0.0
+
+
+@dataclass
+class _Second:
+    """The fleet's merged sample for one second."""
+
+    outcomes: collections.Counter = field(default_factory=collections.Counter)
+    corrected: collections.Counter = field(default_factory=collections.Counter)
+    uncorrected: collections.Counter = field(default_factory=collections.Counter)
+    sent: int = 0
+
+
+class FleetController:
+    """The master's (or standalone process's) view of one run.
+
+    Attributes:
+        schedule: the validated schedule (target already overridden if asked).
+        run_dir, run_id: where and under which name results go.
+        state: a `RunState`.
+        abort_reason: why the run was ended early, if it was.
+    """
+
+    def __init__(self, *, environment: Any, schedule: Schedule, run_dir: Path, run_id: str) -> None:
+        self.environment = environment
+        self.schedule = schedule
+        self.run_dir = Path(run_dir)
+        self.run_id = run_id
+        self.state = RunState.WAITING
+        self.abort_reason: str | None = None
+        self.workers: dict[str, WorkerInfo] = {}
+        self.lost_workers: list[dict[str, Any]] = []
+        self.stalled_workers: list[dict[str, Any]] = []  # silent for a while, then back
+        self.members: tuple[str, ...] = ()
+        self.start_epoch = 0.0
+        self.hard_end_epoch = 0.0
+        self.started_at: dt.datetime | None = None
+        self.ended_at: dt.datetime | None = None
+        self._seconds: dict[int, _Second] = collections.defaultdict(_Second)
+        self._lag = collections.Counter()
+        self._totals: collections.Counter = collections.Counter()
+        self._late = 0
+        self._health_rows: dict[str, list] = collections.defaultdict(list)
+        self._breach_since: dict[int, float] = {}
+        self._threshold_states: dict[int, ThresholdState] = {}
+        self._greenlet: gevent.Greenlet | None = None
+        self._end_seen: float | None = None
+        self._saturated: set[str] = set()
+        self._stop_requested = False
+        self._overloaded_seconds: collections.Counter[str] = collections.Counter()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Called on Locust's test_start: fix the start instant and send plans."""
+        if self.state not in (RunState.WAITING,):
+            logger.warning("surge runs one schedule per master; restart it for another run")
+            return
+        now = time.time()
+        at = self.schedule.start_at.timestamp() if self.schedule.start_at else 0.0
+        self.start_epoch = at if at > now + START_DELAY_S else now + START_DELAY_S
+        self.started_at = dt.datetime.fromtimestamp(self.start_epoch, dt.UTC)
+        self.hard_end_epoch = self.schedule.hard_end(self.started_at).timestamp()
+        self.state = RunState.STARTING
+        self._write_manifest()
+        self._greenlet = gevent.spawn(self._control_loop)
+
+    def finish(self) -> None:
+        """Called on Locust's test_stop: final status, health and manifest."""
+        if self.state in (RunState.WAITING, RunState.FINISHED, RunState.ABORTED, RunState.STOPPED):
+            return
+        if self.state is RunState.ABORTING:
+            self.state = RunState.ABORTED
+        elif self.state is RunState.DRAINING:
+            self.state = RunState.FINISHED
+        else:
+            self.state = RunState.STOPPED
+            self.abort_reason = self.abort_reason or "stopped before the schedule's end"
+        self.ended_at = dt.datetime.now(dt.UTC)
+        if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
+            self._greenlet.kill(block=False)
+        self._write_health()
+        self._write_status()
+        self._write_manifest()
+        self.environment.process_exit_code = int(self.exit_code())
+
+    def wants_to_continue(self) -> bool:
+        """For the shape class: False once the run is over (then Locust stops)."""
+        return self.state not in (RunState.ABORTING, RunState.FINISHED, RunState.ABORTED)
+
+    def exit_code(self) -> ExitCode:
+        if self.untrustworthy_reasons():
+            return ExitCode.UNTRUSTWORTHY
+        if self.state is RunState.ABORTED:
+            return ExitCode.THRESHOLDS_FAILED
+        return ExitCode.PASSED
+
+    # ------------------------------------------------------------------ messages
+    def on_beat(self, client_id: str, data: dict[str, Any]) -> None:
+        info = self.workers.get(client_id)
+        if info is None:
+            info = self.workers[client_id] = WorkerInfo(client_id, data["worker"], time.monotonic())
+        info.last_seen = time.monotonic()
+
+    def on_health(self, client_id: str, data: dict[str, Any]) -> None:
+        self.on_beat(client_id, data)
+        info = self.workers[client_id]
+        info.host, info.pid, info.done, info.last = data["host"], data["pid"], data["done"], data
+        info.clock_offset_ms = (time.time() * 1e6 - data["time_us"]) / 1000.0
+        cpu = data.get("cpu_percent") or 0.0
+        info.cpu_hot_seconds = info.cpu_hot_seconds + 1 if cpu > SATURATED_CPU_PERCENT else 0
+        if info.cpu_hot_seconds >= SATURATED_CPU_SECONDS:
+            self._saturated.add(f"worker {info.worker} over {SATURATED_CPU_PERCENT:g}% CPU "
+                                f"for {SATURATED_CPU_SECONDS}s")  # fmt: skip
+        second = self._seconds[int(data["time_us"] // 1_000_000)]
+        second.outcomes.update(data["outcomes"])
+        second.corrected.update({int(k): v for k, v in data["hist_corrected"].items()})
+        second.uncorrected.update({int(k): v for k, v in data["hist_uncorrected"].items()})
+        second.sent += data["sent"]
+        self._lag.update({int(k): v for k, v in data["lag_hist"].items()})
+        self._totals.update(data["outcomes"])
+        self._late += data["late"]
+        rows = self._health_rows
+        rows["time_us"].append(data["time_us"])
+        rows["worker"].append(data["worker"])
+        for key in ("cpu_percent", "send_lag_p50_us", "send_lag_p99_us", "send_lag_max_us",
+                    "in_flight", "sent", "late", "dropped", "cpu_wait_percent",
+                    "loop_lag_p99_us"):  # fmt: skip
+            rows[key].append(data.get(key))
+        wait = data.get("cpu_wait_percent") or 0.0
+        if wait > OVERLOADED_CPU_WAIT_PERCENT:
+            self._overloaded_seconds[info.worker] += 1
+
+    # ------------------------------------------------------------------ the loop
+    def _control_loop(self) -> None:
+        next_status = time.monotonic()
+        while True:
+            self._update_membership()
+            now = time.time()
+            offset = now - self.start_epoch
+            if self.state is RunState.STARTING and offset >= 0:
+                self.state = RunState.RUNNING
+            if self.state is RunState.RUNNING and offset >= self.schedule.duration_s:
+                self.state = RunState.DRAINING
+                self._end_seen = time.monotonic()
+            if self.state is RunState.DRAINING and self._workers_done():
+                self._end_seen = None
+                self._request_stop()
+            if time.monotonic() >= next_status:
+                next_status += STATUS_INTERVAL_S
+                self._evaluate_thresholds()
+                self._write_status()
+            gevent.sleep(CONTROL_INTERVAL_S)
+
+    def _workers_done(self) -> bool:
+        live = [self.workers[c] for c in self.members if c in self.workers]
+        waited = time.monotonic() - (self._end_seen or time.monotonic())
+        return all(w.done for w in live) or waited > END_WAIT_MAX_S
+
+    def _request_stop(self) -> None:
+        self.state = RunState.DRAINING
+        self._stop_requested = True
+
+    def should_stop(self) -> bool:
+        return self._stop_requested or self.state is RunState.ABORTING
+
+    def _update_membership(self) -> None:
+        now = time.monotonic()
+        known = _locust_clients(self.environment.runner)
+        alive = sorted(
+            c for c, w in self.workers.items()
+            if now - w.last_seen <= WORKER_SILENCE_S and (known is None or c in known)
+        )  # fmt: skip
+        if tuple(alive) == self.members:
+            return
+        gone = set(self.members) - set(alive)
+        for c in gone:
+            w = self.workers[c]
+            if not w.done:
+                share = 1 if self.schedule.per_worker else len(self.members)
+                lost = {"id": w.worker, "host": w.host, "pid": w.pid, "share": share}
+                lost["lost_at"] = _iso(dt.datetime.now(dt.UTC))
+                lost["switch_epoch"] = time.time() + RESPLIT_DELAY_S
+                self.lost_workers.append(lost)
+                logger.warning("worker %s lost; re-splitting over %d workers", w.worker, len(alive))
+        for c in set(alive) - set(self.members):
+            back = [x for x in self.lost_workers if x["id"] == self.workers[c].worker]
+            for x in back:  # it was only stalled (a starved process, not a dead one)
+                self.lost_workers.remove(x)
+                self.stalled_workers.append(self._stalled(x))
+        self.members = tuple(alive)
+        switch = time.time() + RESPLIT_DELAY_S
+        for index, client_id in enumerate(alive):
+            per_worker = self.schedule.per_worker
+            plan = Plan(
+                run_id=self.run_id,
+                schedule_yaml=self.schedule.text,
+                target=self.schedule.target,
+                start_epoch=self.start_epoch,
+                hard_end_epoch=self.hard_end_epoch,
+                switch_epoch=switch,
+                index=0 if per_worker else index,
+                count=1 if per_worker else len(alive),
+            )
+            self.environment.runner.send_message(MSG_PLAN, plan.to_message(), client_id)
+
+    # ------------------------------------------------------------------ merging
+    def _window(self, seconds: int) -> _Second:
+        last = int(time.time()) - 1
+        merged = _Second()
+        for s in range(last - seconds + 1, last + 1):
+            sec = self._seconds.get(s)
+            if sec is not None:
+                merged.outcomes.update(sec.outcomes)
+                merged.corrected.update(sec.corrected)
+                merged.uncorrected.update(sec.uncorrected)
+                merged.sent += sec.sent
+        return merged
+
+    def _metric(self, threshold: Threshold, window: _Second, seconds: int) -> float | None:
+        total = sum(window.outcomes.values())
+        if threshold.kind is MetricKind.LATENCY:
+            if threshold.percentile is None:
+                value = histogram.mean_us(window.corrected)
+            else:
+                value = histogram.percentile_us(window.corrected, threshold.percentile)
+            return None if value is None else value / 1e6
+        if threshold.kind is MetricKind.RATE:
+            return total / seconds
+        if total == 0:
+            return None
+        o = window.outcomes
+        if threshold.metric == "success_rate":
+            return (o["ok"] + o["rejected"]) / total
+        if threshold.metric == "error_rate":
+            return (o["error"] + o["timeout"]) / total
+        return o["dropped"] / total  # dropped_rate
+
+    def _evaluate_thresholds(self) -> None:
+        if self.state not in (RunState.RUNNING, RunState.DRAINING):
+            return
+        window = self._window(LIVE_WINDOW_S)
+        now = time.monotonic()
+        for i, t in enumerate(self.schedule.thresholds):
+            value = self._metric(t, window, LIVE_WINDOW_S)
+            failing = value is not None and not t.passes(value)
+            if not failing:
+                self._breach_since.pop(i, None)
+                self._threshold_states[i] = ThresholdState.PASSING
+                continue
+            since = self._breach_since.setdefault(i, now)
+            state = ThresholdState.FAILING
+            if t.abort_on_fail and now - since >= t.for_s:
+                state = ThresholdState.ABORTING
+                if self.state is RunState.RUNNING:
+                    self.abort_reason = f"threshold {t.rule} failed for {now - since:.0f}s (live)"
+                    logger.error("aborting the run: %s", self.abort_reason)
+                    self.state = RunState.ABORTING
+            self._threshold_states[i] = state
+
+    def untrustworthy_reasons(self) -> list[str]:
+        reasons = sorted(self._saturated)
+        p99 = histogram.percentile_us(self._lag, 99)
+        if p99 is not None and p99 > MAX_SEND_LAG_P99_US:
+            reasons.append(
+                f"send lag p99 {p99 / 1000:.0f} ms over {MAX_SEND_LAG_P99_US / 1000:g} ms"
+                + self._lag_cause()
+            )
+        total = sum(self._totals.values())
+        if total and self._totals["dropped"] / total > MAX_DROPPED_FRACTION:
+            reasons.append(f"{self._totals['dropped'] / total:.2%} of requests dropped "
+                           f"(over {MAX_DROPPED_FRACTION:.1%})")  # fmt: skip
+        if self.lost_workers:
+            reasons.append(f"{len(self.lost_workers)} worker(s) lost during the run")
+        doubled = sum(x["doubled_estimate"] for x in self.stalled_workers)
+        expected = self.schedule.expected_requests(max(len(self.members), 1))
+        if doubled > MAX_DROPPED_FRACTION * expected:
+            reasons.append(
+                f"{len(self.stalled_workers)} worker(s) went silent for over "
+                f"{WORKER_SILENCE_S:g}s; up to {doubled:.0f} arrivals were offered twice"
+            )
+        return reasons
+
+    def _stalled(self, lost: dict[str, Any]) -> dict[str, Any]:
+        """A worker that went silent and came back: its share meanwhile also went to others.
+
+        Usually a CPU-starved process rather than a dead one. It kept its old share until
+        its new plan applies, so at most that share between the re-split and now (plus the
+        new plan's delay) was offered twice; the run is untrustworthy only if that matters.
+        """
+        now = time.time()
+        start, end = lost["switch_epoch"], now + RESPLIT_DELAY_S
+        cumulative = CumulativeRate(self.schedule.stages)
+        owed = cumulative.at(end - self.start_epoch) - cumulative.at(start - self.start_epoch)
+        return {**lost, "back_at": _iso(dt.datetime.now(dt.UTC)),
+                "doubled_estimate": round(max(owed, 0.0) / max(lost["share"], 1), 1)}  # fmt: skip
+
+    def _lag_cause(self) -> str:
+        """Whose fault the lag was, from the workers' CPU-wait samples (see locustfiles.health)."""
+        if not self._overloaded_seconds:
+            return ""
+        worst, seconds = self._overloaded_seconds.most_common(1)[0]
+        return (
+            f" (the machine was overloaded: worker {worst} waited for a CPU over "
+            f"{OVERLOADED_CPU_WAIT_PERCENT:g}% of the time in {seconds} one-second samples)"
+        )
+
+    # ------------------------------------------------------------------ outputs
+    def status(self) -> dict[str, Any]:
+        now = time.time()
+        elapsed = max(now - self.start_epoch, 0.0) if self.start_epoch else 0.0
+        stage = self.schedule.stage_at(elapsed)
+        window = self._window(STATUS_WINDOW_S)
+        n_workers = len(self.members)
+
+        def ms(hist: collections.Counter, pct: float) -> float | None:
+            v = histogram.percentile_us(hist, pct)
+            return None if v is None else round(v / 1000.0, 2)
+
+        return {
+            "state": self.state.value,
+            "run_id": self.run_id,
+            "time": _iso(dt.datetime.now(dt.UTC)),
+            "started_at": _iso(self.started_at),
+            "elapsed_s": round(elapsed, 1),
+            "remaining_s": round(max(self.schedule.duration_s - elapsed, 0.0), 1),
+            "duration_s": self.schedule.duration_s,
+            "stage_index": stage.index if stage else None,
+            "stage_count": len(self.schedule.stages),
+            "offered_rps": round(self.schedule.rate_at(elapsed, max(n_workers, 1)), 2),
+            "achieved_rps": round(self._window(RATE_WINDOW_S).sent / RATE_WINDOW_S, 2),
+            "p95_ms": ms(window.corrected, 95),
+            "p99_ms": ms(window.corrected, 99),
+            "p95_uncorrected_ms": ms(window.uncorrected, 95),
+            "p99_uncorrected_ms": ms(window.uncorrected, 99),
+            "requests": sum(self._totals.values()),
+            "outcomes": dict(self._totals),
+            "errors": self._totals["error"] + self._totals["timeout"],
+            "late": self._late,
+            "dropped": self._totals["dropped"],
+            "in_flight": sum(self.workers[c].last.get("in_flight", 0) for c in self.members),
+            "workers": [self._worker_status(self.workers[c]) for c in self.members],
+            "lost_workers": list(self.lost_workers),
+            "thresholds": [
+                {
+                    "rule": t.rule,
+                    "abort_on_fail": t.abort_on_fail,
+                    "state": self._threshold_states.get(i, ThresholdState.PASSING).value,
+                }
+                for i, t in enumerate(self.schedule.thresholds)
+            ],
+            "abort_reason": self.abort_reason,
+            "untrustworthy": self.untrustworthy_reasons(),
+        }
+
+    def _worker_status(self, w: WorkerInfo) -> dict[str, Any]:
+        lag = w.last.get("send_lag_p99_us")
+        return {
+            "id": w.worker,
+            "cpu_percent": w.last.get("cpu_percent"),
+            "cpu_wait_percent": w.last.get("cpu_wait_percent"),
+            "send_lag_p99_ms": None if lag is None else round(lag / 1000.0, 2),
+            "in_flight": w.last.get("in_flight", 0),
+            "saturated": w.cpu_hot_seconds >= SATURATED_CPU_SECONDS
+            or (lag is not None and lag > MAX_SEND_LAG_P99_US),
+        }
+
+    def _write_status(self) -> None:
+        try:
+            write_status(self.run_dir, self.status())
+        except OSError:
+            logger.exception("could not write status.json")
+
+    def _write_health(self) -> None:
+        if self._health_rows:
+            try:
+                write_health(self.run_dir, self._health_rows)
+            except OSError:
+                logger.exception("could not write health.parquet")
+
+    def _write_manifest(self) -> None:
+        reasons = self.untrustworthy_reasons()
+        manifest = build_manifest(
+            run_id=self.run_id,
+            schedule=self.schedule,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            workers=[{"id": w.worker, "host": w.host, "pid": w.pid} for w in self.workers.values()],
+            clock_offsets_ms={w.worker: round(w.clock_offset_ms, 3) for w in self.workers.values()},
+            state=self.state.value,
+            hard_end=_iso(dt.datetime.fromtimestamp(self.hard_end_epoch, dt.UTC))
+            if self.hard_end_epoch else None,
+            lost_workers=list(self.lost_workers),
+            stalled_workers=list(self.stalled_workers),
+            abort_reason=self.abort_reason,
+            trust={"trustworthy": not reasons, "reasons": reasons},
+            totals={"requests": sum(self._totals.values()), "outcomes": dict(self._totals),
+                    "late": self._late},
+            engine={"clock_offsets": "master receive time minus worker send time of the last "
+                    "health report (includes one-way message delay)"},
+        )  # fmt: skip
+        try:
+            write_manifest(self.run_dir, manifest)
+        except OSError:
+            logger.exception("could not write manifest.json")
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if t else None
+
+
+def _locust_clients(runner: Any) -> set[str] | None:
+    """Worker ids Locust still counts as connected (None for a standalone runner)."""
+    clients = getattr(runner, "clients", None)
+    if clients is None:
+        return None
+    return {c.id for c in clients.all if c.state != "missing"}

@@ -1,0 +1,176 @@
+"""Every request of a worker, in columns, flushed to Parquet parts off the hot path.
+
+The hot path (Locust's ``request`` event, fired by the user class's own client) only
+appends plain values to per-column lists. Once a second the sampler summarises the
+rows added since the last tick with numpy (latency histograms, outcome counts); every
+`FLUSH_INTERVAL_S` the columns are swapped for empty ones and the full batch is
+written by a thread of gevent's threadpool through `surge.results.write_part` (temp
+file + rename), so a crash loses at most the last interval.
+
+Locust's own statistics are left to Locust: they see each request exactly as the
+client reported it, i.e. the *uncorrected* service time. surge's records carry both
+``latency_us`` (from the intended send time, corrected) and ``service_us``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import gevent
+import numpy as np
+
+from locustfiles.context import CURRENT_ARRIVAL, OUTCOME_OVERRIDE
+from locustfiles.histogram import bucket_counts
+from surge.results import Outcome, write_part
+
+logger = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 5.0  # the contract asks for at most 10 s of loss on a crash
+COLUMNS = (
+    "name", "method", "stage", "intended_us", "sent_us", "latency_us",
+    "service_us", "status", "outcome", "bytes", "error",
+)  # fmt: skip
+_OK, _REJECTED, _ERROR, _TIMEOUT, _DROPPED = (o.value for o in Outcome)
+MAX_ERROR_CHARS = 200
+
+
+def classify(exception: BaseException | None) -> str:
+    """Locust's view of a request as a surge outcome: failure -> error, timeouts -> timeout."""
+    if exception is None:
+        return _OK
+    if isinstance(exception, TimeoutError | gevent.Timeout):
+        return _TIMEOUT
+    text = str(exception).lower()
+    if "timed out" in text or "timeout" in text:
+        return _TIMEOUT
+    return _ERROR
+
+
+class Recorder:
+    """Column batches of one worker process and their Parquet parts.
+
+    Attributes:
+        run_dir: the run directory parts go to (``requests/<worker_id>/``).
+        worker_id: the worker's name in the records and the part directory.
+        current_stage: stage stamped on requests made outside an arrival (on_start etc.).
+    """
+
+    def __init__(self, *, run_dir: Path, worker_id: str) -> None:
+        self.run_dir = Path(run_dir)
+        self.worker_id = worker_id
+        self.current_stage = 0
+        self._cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        self._mark = 0  # rows already summarised by `sample`
+        self._seq = 0
+        self._writes: list[gevent.Greenlet] = []
+        self.rows_written = 0
+        self.totals: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ hot path
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        response: Any = None,
+        **_kwargs: Any,
+    ) -> None:
+        """Listener for Locust's ``request`` event: one row per request, no I/O."""
+        rt_s = (response_time or 0.0) / 1000.0
+        sent = start_time if start_time is not None else time.time() - rt_s
+        done = sent + rt_s
+        arrival = CURRENT_ARRIVAL.get()
+        if arrival is not None and arrival.first_pending:
+            arrival.first_pending = False
+            intended, stage = arrival.intended, arrival.stage
+        else:
+            intended = sent
+            stage = arrival.stage if arrival is not None else self.current_stage
+        override = OUTCOME_OVERRIDE.get()
+        if override is not None:
+            OUTCOME_OVERRIDE.set(None)
+            outcome = override.value
+        else:
+            outcome = classify(exception)
+        status = getattr(response, "status_code", 0) or 0
+        c = self._cols
+        c["name"].append(name)
+        c["method"].append(request_type)
+        c["stage"].append(stage)
+        c["intended_us"].append(int(intended * 1e6))
+        c["sent_us"].append(int(sent * 1e6))
+        c["latency_us"].append(int((done - intended) * 1e6))
+        c["service_us"].append(int(rt_s * 1e6))
+        c["status"].append(status if 0 <= status < 32768 else 0)
+        c["outcome"].append(outcome)
+        c["bytes"].append(min(int(response_length or 0), 2**31 - 1))
+        c["error"].append(None if exception is None else _error_text(exception))
+
+    def record_dropped(self, name: str, intended: float, stage: int, now: float) -> None:
+        """A request that was never sent: no slot came free within max_lateness."""
+        c = self._cols
+        c["name"].append(name)
+        c["method"].append("")
+        c["stage"].append(stage)
+        c["intended_us"].append(int(intended * 1e6))
+        c["sent_us"].append(None)
+        c["latency_us"].append(int((now - intended) * 1e6))
+        c["service_us"].append(None)
+        c["status"].append(0)
+        c["outcome"].append(_DROPPED)
+        c["bytes"].append(0)
+        c["error"].append("dropped: no free slot within max_lateness")
+
+    # ------------------------------------------------------------------ once a second
+    def sample(self) -> dict[str, Any]:
+        """Summarise rows added since the last call: histograms and outcome counts."""
+        c = self._cols
+        end = len(c["outcome"])
+        start, self._mark = self._mark, end
+        outcomes = Counter(c["outcome"][start:end])
+        self.totals.update(outcomes)
+        sent_rows = [i for i in range(start, end) if c["outcome"][i] != _DROPPED]
+        if sent_rows:
+            lat = np.fromiter((c["latency_us"][i] for i in sent_rows), np.int64, len(sent_rows))
+            svc = np.fromiter((c["service_us"][i] for i in sent_rows), np.int64, len(sent_rows))
+        else:
+            lat = svc = np.empty(0, np.int64)
+        return {
+            "outcomes": dict(outcomes),
+            "hist_corrected": bucket_counts(lat),
+            "hist_uncorrected": bucket_counts(svc),
+        }
+
+    # ------------------------------------------------------------------ parts
+    def flush(self, wait: bool = False) -> None:
+        """Swap the batch out and write it as the next part in a worker thread."""
+        if self._mark < len(self._cols["outcome"]):
+            self.sample()  # keep totals complete even for rows not yet sampled
+        if self._cols["outcome"]:
+            batch, self._cols = self._cols, {c: [] for c in COLUMNS}
+            self._mark = 0
+            batch["worker"] = [self.worker_id] * len(batch["outcome"])
+            seq, self._seq = self._seq, self._seq + 1
+            self.rows_written += len(batch["outcome"])
+            pool = gevent.get_hub().threadpool
+            self._writes.append(pool.spawn(write_part, self.run_dir, self.worker_id, seq, batch))
+        self._writes = [w for w in self._writes if not w.ready()]
+        if wait:
+            for w in self._writes:
+                try:
+                    w.get()
+                except Exception:  # a full disk must not hide the rest of the run
+                    logger.exception("writing a request part failed")
+            self._writes = []
+
+
+def _error_text(exception: BaseException) -> str:
+    text = f"{type(exception).__name__}: {exception}"
+    return text[:MAX_ERROR_CHARS]

@@ -1,0 +1,317 @@
+"""The worker side of a run: a plan from the master in, load out, records and health back.
+
+A worker (or the single process of a standalone run) does nothing until the master
+sends a `Plan`: the schedule text, the start and hard-end instants and this worker's
+share. It then runs a `Dispatcher`, samples its health every second and reports it to
+the master, and writes its records. It stops by itself at the schedule's end, at the
+hard end, and when the master has been silent for `MASTER_SILENCE_S`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+import numpy as np
+from locust import User
+
+from locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
+from locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
+from locustfiles.health import ProcessHealth
+from locustfiles.histogram import bucket_counts
+from locustfiles.recorder import FLUSH_INTERVAL_S, Recorder
+from surge.errors import ScheduleError
+from surge.schedule import Schedule, parse_schedule
+
+logger = logging.getLogger(__name__)
+
+HEALTH_INTERVAL_S = 1.0
+BEAT_INTERVAL_S = 0.25  # liveness for the master's re-split (a dead worker is noticed in ~1 s)
+MASTER_SILENCE_S = 6.0  # no heartbeat from the master for this long: stop (contract: 10 s)
+STOP_DRAIN_S = 1.5  # on a stop command, in-flight requests get this long, then are abandoned
+END_DRAIN_MAX_S = 30.0  # at the schedule's end, wait at most this (or the timeout) for responses
+
+MSG_PLAN = "surge_plan"
+MSG_BEAT = "surge_beat"
+MSG_HEALTH = "surge_health"
+
+
+class WorkerState(enum.Enum):
+    WAITING = "waiting"  # no plan yet
+    RUNNING = "running"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the master tells a worker; sent again, with a new split, when membership changes."""
+
+    run_id: str
+    schedule_yaml: str
+    target: str
+    start_epoch: float
+    hard_end_epoch: float
+    switch_epoch: float  # the new split applies to arrivals from this instant on
+    index: int
+    count: int
+
+    def to_message(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> Plan:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+def worker_name() -> str:
+    """A readable id, unique on a host: ``<hostname>-<pid>``."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def prepare_user_class(schedule: Schedule, classes: dict[str, type[User]]) -> type[User]:
+    """The scenario's User class, aimed at the schedule's target with its timeout.
+
+    A subclass is made rather than the class changed, so the user's locustfile is used
+    exactly as written.
+    """
+    if schedule.scenario.user:
+        if schedule.scenario.user not in classes:
+            raise ScheduleError(
+                [f"scenario.user: no User class {schedule.scenario.user!r} in the locustfiles "
+                 f"(found: {', '.join(sorted(classes)) or 'none'})"],
+                schedule.source,
+            )  # fmt: skip
+        base = classes[schedule.scenario.user]
+    elif len(classes) == 1:
+        base = next(iter(classes.values()))
+    else:
+        raise ScheduleError(
+            [f"scenario.user: several User classes ({', '.join(sorted(classes))}); name one"],
+            schedule.source,
+        )
+    timeout = schedule.limits.timeout_s
+    attrs = {
+        "host": schedule.target,
+        "network_timeout": timeout,
+        "connection_timeout": timeout,
+        "surge_schedule": schedule,
+        "__module__": base.__module__,
+    }
+    return type(base.__name__, (base,), attrs)
+
+
+class WorkerEngine:
+    """Everything one generator process does for a run.
+
+    Attributes:
+        environment: Locust's Environment of this process.
+        run_dir: where this worker's parts go.
+        worker_id: its name in records, parts and health.
+        state: WAITING until the first plan, RUNNING, then DONE.
+    """
+
+    def __init__(self, *, environment: Any, run_dir: Path, worker_id: str | None = None) -> None:
+        self.environment = environment
+        self.run_dir = Path(run_dir)
+        self.worker_id = worker_id or worker_name()
+        self.state = WorkerState.WAITING
+        self.plan: Plan | None = None
+        self.recorder: Recorder | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._cum: CumulativeRate | None = None
+        self._health = ProcessHealth()
+        self._last_master = time.monotonic()
+        self._greenlets: list[gevent.Greenlet] = []
+        self._stopping = False
+        self._finished = False
+        environment.events.request.add_listener(self._on_request)
+
+    # ------------------------------------------------------------------ messages
+    def on_plan(self, plan: Plan) -> None:
+        if self.plan is not None and plan.run_id == self.plan.run_id:
+            self._resplit(plan)
+            return
+        if self.state is not WorkerState.WAITING:
+            logger.warning("ignoring a plan for run %s while in %s", plan.run_id, self.state)
+            return
+        self._begin(plan)
+
+    def master_seen(self) -> None:
+        self._last_master = time.monotonic()
+
+    # ------------------------------------------------------------------ lifecycle
+    def _begin(self, plan: Plan) -> None:
+        schedule = parse_schedule(plan.schedule_yaml, source="schedule from master")
+        if plan.target != schedule.target:
+            schedule = schedule.with_target(plan.target)
+        user_class = prepare_user_class(schedule, self.environment.user_classes_by_name)
+        picker = TaskPicker(user_class, dict(schedule.scenario.mix))
+        self._cum = CumulativeRate(schedule.stages)
+        split = Split(self._switch_count(plan), plan.index, plan.count)
+        self.recorder = Recorder(run_dir=self.run_dir, worker_id=self.worker_id)
+        self.dispatcher = Dispatcher(
+            environment=self.environment,
+            user_class=user_class,
+            picker=picker,
+            recorder=self.recorder,
+            stream=ArrivalStream(self._cum, schedule.arrivals, split),
+            start_epoch=plan.start_epoch,
+            hard_end_epoch=plan.hard_end_epoch,
+            max_in_flight=schedule.limits.max_in_flight,
+            max_lateness_s=schedule.limits.max_lateness_s,
+            allow_hosts=schedule.allow_hosts,
+            timeout_s=schedule.limits.timeout_s,
+        )
+        self.plan = plan
+        self._schedule = schedule
+        self.state = WorkerState.RUNNING
+        self.dispatcher.start()
+        self._health.probe.start()
+        self._greenlets += [
+            gevent.spawn(self._health_loop),
+            gevent.spawn(self._end_watch),
+        ]
+        logger.info(
+            "worker %s: share %d/%d of run %s", self.worker_id, plan.index, plan.count, plan.run_id
+        )
+
+    def _switch_count(self, plan: Plan) -> float:
+        assert self._cum is not None
+        return self._cum.at(plan.switch_epoch - plan.start_epoch)
+
+    def _resplit(self, plan: Plan) -> None:
+        if self.dispatcher is None or self.state is not WorkerState.RUNNING:
+            return
+        self.dispatcher.stream.resplit(Split(self._switch_count(plan), plan.index, plan.count))
+        self.dispatcher.nudge()
+        self.plan = plan
+        logger.info("worker %s: re-split to %d/%d", self.worker_id, plan.index, plan.count)
+
+    def _end_watch(self) -> None:
+        """End of the schedule (drain, final part), hard end, or a silent master."""
+        assert self.plan is not None and self.dispatcher is not None
+        while self.dispatcher.state is DispatchState.RUNNING:
+            gevent.sleep(0.1)
+            if time.time() >= self.plan.hard_end_epoch:
+                logger.error("hard end reached: stopping")
+                self.stop(drain_s=0.0)
+                self._quit_process()
+                return
+            if self._master_silent():
+                logger.error("no heartbeat from the master for %.0fs: stopping", MASTER_SILENCE_S)
+                self.stop(drain_s=STOP_DRAIN_S)
+                self._quit_process()
+                return
+        drain = min(self._schedule.limits.timeout_s, END_DRAIN_MAX_S)
+        drain = min(drain, max(self.plan.hard_end_epoch - time.time(), 0.0))
+        self.stop(drain_s=drain)
+        while not self._master_silent():
+            gevent.sleep(0.5)
+        if self.environment.runner is not None and _is_worker(self.environment.runner):
+            logger.error("no heartbeat from the master for %.0fs: quitting", MASTER_SILENCE_S)
+            self._quit_process()
+
+    def _master_silent(self) -> bool:
+        if not _is_worker(self.environment.runner):
+            return False
+        return time.monotonic() - self._last_master > MASTER_SILENCE_S
+
+    def _quit_process(self) -> None:
+        runner = self.environment.runner
+        if runner is not None:
+            gevent.spawn(runner.quit)
+
+    def stop(self, drain_s: float = STOP_DRAIN_S) -> None:
+        """Stop sending now, wait up to `drain_s` for responses, write the final part."""
+        if self.dispatcher is None or self._stopping:
+            return
+        self._stopping = True
+        self.dispatcher.stop()
+        self.dispatcher.drain(drain_s)
+        self._finished = True  # responses after this are abandoned (not recorded, not counted)
+        self.state = WorkerState.DONE
+        self._health.probe.stop()
+        self._send_health()
+        assert self.recorder is not None
+        self.recorder.flush(wait=True)
+        self._send_health()
+
+    # ------------------------------------------------------------------ recording
+    def _on_request(self, **kwargs: Any) -> None:
+        if self.recorder is not None and not self._finished:
+            self.recorder.on_request(**kwargs)
+
+    # ------------------------------------------------------------------ health
+    def beat_loop(self) -> None:
+        """Liveness for the master's membership (runs from process start)."""
+        while True:
+            try:
+                self.environment.runner.send_message(
+                    MSG_BEAT, {"worker": self.worker_id, "state": self.state.value}
+                )
+            except Exception:  # the master is gone or reconnecting; the watchdog decides
+                logger.debug("beat not sent", exc_info=True)
+            gevent.sleep(BEAT_INTERVAL_S)
+
+    def _health_loop(self) -> None:
+        ticks_per_flush = max(1, round(FLUSH_INTERVAL_S / HEALTH_INTERVAL_S))
+        tick = 0
+        next_at = time.monotonic() + HEALTH_INTERVAL_S
+        while self.state is WorkerState.RUNNING:
+            gevent.sleep(max(next_at - time.monotonic(), 0.0))
+            next_at += HEALTH_INTERVAL_S
+            if self.state is not WorkerState.RUNNING:
+                break
+            self._send_health()
+            tick += 1
+            if tick % ticks_per_flush == 0 and self.recorder is not None:
+                self.recorder.flush()
+
+    def _send_health(self) -> None:
+        if self.dispatcher is None or self.recorder is None:
+            return
+        d = self.dispatcher
+        lags, d.lags = d.lags, []
+        sent, late, dropped = d.sent, d.late, d.dropped
+        d.sent = d.late = d.dropped = 0
+        summary = self.recorder.sample()
+        lag_us = np.asarray(lags, dtype=np.float64) * 1e6
+        if lag_us.size:
+            p50, p99 = np.percentile(lag_us, [50, 99])
+            lag = {"send_lag_p50_us": int(p50), "send_lag_p99_us": int(p99),
+                   "send_lag_max_us": int(lag_us.max())}  # fmt: skip
+        else:
+            lag = {"send_lag_p50_us": None, "send_lag_p99_us": None, "send_lag_max_us": None}
+        data = {
+            "worker": self.worker_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "run_id": self.plan.run_id if self.plan else None,
+            "time_us": int(time.time() * 1e6),
+            **self._health.sample(),
+            "in_flight": d.in_flight,
+            "sent": sent,
+            "late": late,
+            "dropped": dropped,
+            "done": self.state is WorkerState.DONE,
+            "lag_hist": bucket_counts(lag_us),
+            **lag,
+            **summary,
+        }
+        try:
+            self.environment.runner.send_message(MSG_HEALTH, data)
+        except Exception:
+            logger.debug("health not sent", exc_info=True)
+
+
+def _is_worker(runner: Any) -> bool:
+    from locust.runners import WorkerRunner
+
+    return isinstance(runner, WorkerRunner)

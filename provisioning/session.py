@@ -1,0 +1,182 @@
+"""One local run from schedule to verdict: what `surge run` and `surge demo` share.
+
+Resolve the schedule (a file or an ``s3://`` URL), run it on this machine with
+live progress (`provisioning.local.run_local`), build the report
+(`analysis.build_report`), and say in three lines what came out. Ctrl-C stops the
+load but keeps and reports what was recorded (exit code 130).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from surge.errors import ExitCode, InfrastructureError, RunDirError, SurgeError
+from surge.results import MANIFEST, make_run_id
+from surge.schedule import Schedule, load_schedule, parse_schedule
+
+DEFAULT_RESULTS_DIR = Path("results")
+SCHEDULE_COPY = "schedule.yaml"
+
+
+def default_workers() -> int:
+    """Worker processes for this machine: one per core, leaving one for the master and target."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass
+class RunOutcome:
+    """What a local run produced. `report` is None when nothing could be reported."""
+
+    run_dir: Path
+    exit_code: int
+    report: Any = None
+    interrupted: bool = False
+
+
+def read_schedule(source: str, target: str | None = None) -> tuple[Schedule, bytes | None]:
+    """The schedule from a path or ``s3://`` URL (with `target` applied), and the S3 bytes."""
+    from surge.s3 import S3Store, is_s3_url, parse_s3_url
+
+    data = None
+    if is_s3_url(source):
+        data = S3Store().get_bytes(parse_s3_url(source))
+        schedule = parse_schedule(data, source=source)
+    else:
+        schedule = load_schedule(source)
+    return (schedule.with_target(target) if target else schedule), data
+
+
+def run_and_report(
+    source: str,
+    *,
+    workers: int | None = None,
+    target: str | None = None,
+    ui: bool = False,
+    out_dir: str | Path = DEFAULT_RESULTS_DIR,
+    junit: str | Path | None = None,
+    baseline: str | Path | None = None,
+    stream: TextIO | None = None,
+) -> RunOutcome:
+    """Run `source` locally, build its report, print the summary; return the outcome."""
+    from provisioning.local import run_local
+    from provisioning.progress import Progress
+
+    stream = stream or sys.stderr
+    schedule, s3_bytes = read_schedule(source, target)
+    run_id = make_run_id(schedule.name)
+    run_dir = Path(out_dir) / run_id
+    with disk_errors(run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        schedule_path = Path(source)
+        if s3_bytes is not None:  # Locust reads a file; keep the copy with the results
+            schedule_path = run_dir / SCHEDULE_COPY
+            schedule_path.write_bytes(s3_bytes)
+    progress = Progress(stream)
+    interrupted, engine_code = False, None
+    print(f"run {run_id}: {len(schedule.stages)} stages, {schedule.duration_s:g}s", file=stream)
+    if ui:
+        print("web UI on http://127.0.0.1:8089 (press Start there)", file=stream)
+    try:
+        result = run_local(
+            schedule_path, run_dir, workers=default_workers() if workers is None else workers,
+            target=target, ui=ui, run_id=run_id, on_status=progress,
+        )  # fmt: skip
+        engine_code = result.exit_code
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    if interrupted:
+        print("interrupted: load stopped; reporting what was recorded", file=stream)
+    outcome = report_run(run_dir, junit=junit, baseline=baseline, stream=stream)
+    if interrupted:
+        outcome.exit_code = ExitCode.INTERRUPTED
+        outcome.interrupted = True
+    elif outcome.report is None and engine_code:
+        raise InfrastructureError(
+            f"the run failed (Locust exit code {engine_code}); see its logs",
+            str(run_dir / "logs"),
+        )
+    return outcome
+
+
+def report_run(
+    run_dir: Path,
+    *,
+    junit: str | Path | None = None,
+    baseline: str | Path | None = None,
+    stream: TextIO,
+) -> RunOutcome:
+    """Build the report of `run_dir` and print knee, verdict and path."""
+    from analysis import build_report
+
+    if not (run_dir / MANIFEST).exists():
+        print(f"no results were recorded (logs in {run_dir / 'logs'})", file=stream)
+        return RunOutcome(run_dir, ExitCode.INFRASTRUCTURE)
+    try:
+        with disk_errors(run_dir):
+            report = build_report(run_dir, baseline=baseline)
+    except RunDirError as exc:
+        print(f"no report: {exc}", file=stream)
+        return RunOutcome(run_dir, ExitCode.INFRASTRUCTURE)
+    if junit:
+        with disk_errors(Path(junit)):
+            _copy_junit(report, Path(junit))
+    print_summary(report, stream)
+    return RunOutcome(run_dir, int(report.exit_code), report)
+
+
+def print_summary(report: Any, stream: TextIO) -> None:
+    index = report.files.get("index.html") or report.out_dir
+    print(f"knee     {report.knee.headline()}", file=stream)
+    print(f"verdict  {report.verdict.headline()}", file=stream)
+    if report.comparison is not None:
+        cmp = report.comparison
+        print(
+            f"compared knee {_rps(cmp.knee_rps)} vs {_rps(cmp.baseline_knee_rps)} "
+            f"in {cmp.baseline_run_id}",
+            file=stream,
+        )
+    print(f"report   {index}", file=stream)
+
+
+def _rps(value: float | None) -> str:
+    return "not reached" if value is None else f"{value:,.0f} req/s"
+
+
+def _copy_junit(report: Any, dest: Path) -> None:
+    source = report.files.get("junit.xml") or report.out_dir / "junit.xml"
+    if not Path(source).exists():
+        raise InfrastructureError("the report has no junit.xml", str(source))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if Path(source).resolve() != dest.resolve():
+        shutil.copyfile(source, dest)
+
+
+class disk_errors:
+    """Turn a full or read-only disk into one clear error instead of a traceback."""
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, OSError) and not isinstance(exc, SurgeError):
+            if exc.errno == errno.ENOSPC:
+                raise InfrastructureError(
+                    "disk full: files written so far are intact; free space and run again",
+                    str(self.where),
+                ) from None
+            if exc.errno in {errno.EACCES, errno.EROFS, errno.EPERM}:
+                raise InfrastructureError(
+                    f"cannot write: {exc.strerror}", str(self.where)
+                ) from None
+        return False

@@ -1,0 +1,102 @@
+"""`surge report RUN [--compare BASELINE_RUN] [--out DIR]`: build a report; exit as its verdict."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from surge.errors import UsageError
+from surge.units import parse_duration, parse_fraction
+
+HELP = "Build the report of a run directory (or s3://.../runs/<run_id>) and exit with its verdict."
+DEFAULT_RESULTS_DIR = "results"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run_dir", metavar="RUN", help="run directory, or s3://bucket/runs/<run_id>"
+    )
+    parser.add_argument("--compare", metavar="BASELINE_RUN", help="baseline run to compare with")
+    parser.add_argument(
+        "--out", metavar="DIR", help="where to write the report (default RUN/report)"
+    )
+    parser.add_argument(
+        "--warmup",
+        default="5s",
+        metavar="DURATION",
+        help="seconds skipped at the start of each hold stage (default 5s)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        default="10%",
+        metavar="PERCENT",
+        help="regression tolerance for --compare (default 10%%)",
+    )
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="a regression against the baseline fails the verdict (exit 1)",
+    )
+    parser.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="TYPE=USD",
+        help="hourly price of an instance type for the fleet cost (repeatable)",
+    )
+
+
+def local_run(text: str) -> Path:
+    """A local run directory for RUN: the path itself, or an s3:// run downloaded first."""
+    if not text.startswith("s3://"):
+        return Path(text)
+    from surge import s3
+
+    run = s3.parse_run_url(text)
+    dest = Path(DEFAULT_RESULTS_DIR) / run.key.split("/")[-1]
+    files = s3.fetch_run(s3.S3Store(), run, dest)
+    print(f"fetched {len(files)} files from {run} into {dest}")
+    return dest
+
+
+def _prices(items: list[str]) -> dict[str, float]:
+    prices = {}
+    for item in items:
+        kind, _, usd = item.partition("=")
+        try:
+            prices[kind.strip()] = float(usd)
+        except ValueError:
+            raise UsageError(
+                "expected TYPE=USD_PER_HOUR, like c6i.xlarge=0.17", f"--price {item}"
+            ) from None
+    return prices
+
+
+def run(args: argparse.Namespace) -> int:
+    from analysis import build_report
+
+    try:
+        warmup_s = parse_duration(args.warmup)
+        tolerance = parse_fraction(args.tolerance)
+    except ValueError as exc:
+        raise UsageError(str(exc), "--warmup/--tolerance") from None
+    run_dir = local_run(args.run_dir)
+    baseline = local_run(args.compare) if args.compare else None
+    report = build_report(
+        run_dir,
+        out_dir=args.out,
+        baseline=baseline,
+        warmup_s=warmup_s,
+        tolerance=tolerance,
+        regressions_fail=args.fail_on_regression,
+        prices=_prices(args.price),
+    )
+    print(report.verdict.headline())
+    print(f"knee: {report.knee.headline()}")
+    if report.knee.broke:
+        print(
+            f"broke first: {report.knee.broke.cause.value} at "
+            f"{report.knee.broke.offered_rps:,.0f} req/s ({report.knee.broke.detail})"
+        )
+    print(f"report: {report.files['index.html']}")
+    return int(report.exit_code)

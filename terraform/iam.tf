@@ -1,0 +1,115 @@
+# Least privilege, written as readable policy documents (jsonencode, so that the
+# tests can parse them without a provider).
+#
+#   every agent  : read schedules/*, read the stop object, write under runs/<run_id>/
+#   the master   : additionally read and list runs/<run_id>/ to build the report
+#   workers      : cannot read other workers' results, nor anything outside the run
+#
+# Listing is granted only with an s3:prefix condition. Workers may list
+# runs/<run_id>/control/ so the agent can poll the stop object with ListObjectsV2:
+# a GET/HEAD of a *missing* key without bucket-wide s3:ListBucket returns 403, not
+# 404, which would be indistinguishable from a real permission problem.
+
+locals {
+  agent_statements = [
+    {
+      Sid      = "ReadSchedules"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = ["${local.bucket_arn}/${local.schedules_prefix}*"]
+    },
+    {
+      Sid      = "ReadStopObject"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = ["${local.bucket_arn}/${local.stop_key}"]
+    },
+    {
+      Sid      = "WriteRunResults"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      Resource = ["${local.bucket_arn}/${local.run_prefix}*"]
+    },
+  ]
+
+  worker_statements = concat(local.agent_statements, [
+    {
+      Sid       = "ListRunControl"
+      Effect    = "Allow"
+      Action    = ["s3:ListBucket"]
+      Resource  = [local.bucket_arn]
+      Condition = { StringLike = { "s3:prefix" = ["${local.run_prefix}control/*"] } }
+    },
+  ])
+
+  master_statements = concat(local.agent_statements, [
+    {
+      Sid      = "ReadRunResults"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = ["${local.bucket_arn}/${local.run_prefix}*"]
+    },
+    {
+      Sid       = "ListRunResults"
+      Effect    = "Allow"
+      Action    = ["s3:ListBucket"]
+      Resource  = [local.bucket_arn]
+      Condition = { StringLike = { "s3:prefix" = ["${local.run_prefix}*"] } }
+    },
+  ])
+
+  kms_statements = var.kms_key_arn == null ? [] : [
+    {
+      Sid      = "UseBucketKey"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = [var.kms_key_arn]
+    },
+  ]
+
+  role_policies = {
+    master = { Version = "2012-10-17", Statement = concat(local.master_statements, local.kms_statements) }
+    worker = { Version = "2012-10-17", Statement = concat(local.worker_statements, local.kms_statements) }
+  }
+
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ec2.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role" "agent" {
+  for_each = local.role_policies
+
+  name               = "${local.base_name}-${each.key}"
+  description        = "surge ${each.key} agent of run ${var.run_id}"
+  assume_role_policy = local.assume_role_policy
+  tags               = merge(local.common_tags, { "surge:role" = each.key })
+}
+
+resource "aws_iam_role_policy" "agent" {
+  for_each = local.role_policies
+
+  name   = "surge-${each.key}-s3"
+  role   = aws_iam_role.agent[each.key].id
+  policy = jsonencode(each.value)
+}
+
+resource "aws_iam_role_policy_attachment" "ssm" {
+  for_each = toset(var.enable_ssm ? keys(local.role_policies) : [])
+
+  role       = aws_iam_role.agent[each.value].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+resource "aws_iam_instance_profile" "agent" {
+  for_each = local.role_policies
+
+  name = "${local.base_name}-${each.key}"
+  role = aws_iam_role.agent[each.key].name
+  tags = merge(local.common_tags, { "surge:role" = each.key })
+}

@@ -1,0 +1,301 @@
+"""The agent path end to end: a master agent and two worker agents as separate processes.
+
+Each agent reads its env file and the schedule from a real S3 server on loopback
+(moto), waits for start_at, runs Locust against the reference shop and uploads
+its results; `surge fetch` then rebuilds the run and its report elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from provisioning import agent as agent_mod
+from surge.cli import main
+from surge.results import read_manifest, read_requests
+from surge.s3 import S3Store, S3Url
+from tests.helpers.agents import live_schedule_yaml, start_agent, stop_process, write_agent_env
+from tests.helpers.s3 import MotoServer, free_port
+from tests.helpers.shop import ShopHandle, running_shop
+
+pytestmark = pytest.mark.integration
+
+AGENT_EXIT_TIMEOUT_S = 90.0
+START_IN_S = agent_mod.LAUNCH_LEAD_S + 4.0  # Locust boots and connects before start_at
+
+
+@dataclass
+class Fleet:
+    """Agents of one run, with what they share."""
+
+    tmp: Path
+    bucket: str
+    run_id: str
+    env: dict[str, str]
+    master_port: int
+    agents: dict[str, subprocess.Popen] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    def start(self, name: str, role: str, **extra: str | int) -> None:
+        values: dict[str, str | int] = {
+            "role": role,
+            "bucket": self.bucket,
+            "schedule_key": f"schedules/{self.run_id}.yaml",
+            "run_id": self.run_id,
+            "master_host": "127.0.0.1",
+            "master_port": self.master_port,
+            "master_bind_host": "127.0.0.1",
+            "region": "us-east-1",
+            "worker_processes": 1,
+            "poweroff": "false",
+            "s3_endpoint": self.env["AWS_ENDPOINT_URL"],
+            "work_dir": self.tmp / name,
+            "agent_id": name,
+            **extra,
+        }
+        env_file = write_agent_env(self.tmp / f"{name}.env", **values)
+        self.logs[name] = self.tmp / f"{name}.out"
+        self.agents[name] = start_agent(env_file, self.env, self.logs[name])
+
+    def wait(self, timeout: float = AGENT_EXIT_TIMEOUT_S) -> dict[str, int]:
+        deadline = time.monotonic() + timeout
+        codes = {}
+        for name, proc in self.agents.items():
+            try:
+                codes[name] = proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"agent {name} did not exit:\n{self.output(name)}")
+        return codes
+
+    def output(self, name: str) -> str:
+        return self.logs[name].read_text(errors="replace")[-4000:]
+
+    def run_dir(self, name: str) -> Path:
+        return self.tmp / name / "runs" / self.run_id
+
+
+@pytest.fixture
+def shop() -> Iterator[ShopHandle]:
+    with running_shop() as handle:
+        yield handle
+
+
+@pytest.fixture
+def fleet(
+    tmp_path: Path, moto_server: MotoServer, s3_env: dict[str, str], bucket: str
+) -> Iterator[Fleet]:
+    run_id = f"fleet-{int(time.time() * 1000)}"
+    f = Fleet(tmp_path, bucket, run_id, dict(s3_env), free_port())
+    yield f
+    for proc in f.agents.values():
+        stop_process(proc)
+
+
+def push_schedule(fleet: Fleet, target: str, *, start_in_s: float, stages: str) -> dt.datetime:
+    start_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=start_in_s)
+    text = live_schedule_yaml(name="fleet", target=target, stages=stages, start_at=start_at)
+    path = fleet.tmp / "schedule.yaml"
+    path.write_text(text)
+    assert (
+        main(["schedule", "push", str(path), f"s3://{fleet.bucket}/schedules/{fleet.run_id}.yaml"])
+        == 0
+    )
+    return start_at
+
+
+def sent_times(run_dir: Path) -> dict[str, tuple[int, int, int]]:
+    """Per worker: first intended, first sent, last sent (microseconds)."""
+    frame = read_requests(run_dir, columns=["worker", "intended_us", "sent_us"]).to_pandas()
+    grouped = frame.groupby("worker", observed=True)
+    first_intended, sent = grouped["intended_us"].min(), grouped["sent_us"]
+    return {
+        str(w): (int(first_intended[w]), int(sent.min()[w]), int(sent.max()[w]))
+        for w in first_intended.index
+    }
+
+
+def test_fleet_starts_together_uploads_and_fetch_rebuilds_the_report(
+    fleet: Fleet, shop: ShopHandle
+) -> None:
+    start_at = push_schedule(
+        fleet, shop.url, start_in_s=START_IN_S, stages="[{rps: 100, duration: 3s}]"
+    )
+    fleet.start("master", "master", expect_workers=2)
+    fleet.start("w1", "worker")
+    fleet.start("w2", "worker")
+    codes = fleet.wait()
+    assert codes["w1"] == 0, fleet.output("w1")
+    assert codes["w2"] == 0, fleet.output("w2")
+    assert codes["master"] in (0, 3), fleet.output("master")  # 3: this busy machine lagged
+
+    dest = fleet.tmp / "fetched"
+    assert main(["fetch", f"s3://{fleet.bucket}/runs/{fleet.run_id}", str(dest)]) == 0
+    manifest = read_manifest(dest)
+    assert len(manifest["workers"]) == 2
+    assert not manifest["lost_workers"]
+    times = sent_times(dest)
+    assert len(times) == 2  # both workers' parts made it through S3
+    start_us = int(start_at.timestamp() * 1_000_000)
+    for worker, (first_intended, first_sent, _last) in times.items():
+        assert 0 <= first_intended - start_us <= 100_000, (worker, first_intended - start_us)
+        print(
+            f"{worker}: first intended +{(first_intended - start_us) / 1000:.1f} ms, "
+            f"first sent +{(first_sent - start_us) / 1000:.1f} ms after start_at"
+        )
+    rows = read_requests(dest).num_rows
+    assert rows == manifest["totals"]["requests"]  # every record the master counted arrived
+    assert rows == pytest.approx(300, rel=0.05)
+
+    # the master's uploaded report is the one a rebuild from the fetched run gives
+    uploaded = json.loads(
+        S3Store().get_bytes(S3Url(fleet.bucket, f"runs/{fleet.run_id}/report/summary.json"))
+    )
+    from analysis import build_report
+
+    rebuilt = build_report(dest, out_dir=fleet.tmp / "rebuilt", charts=False)
+    again = json.loads((rebuilt.out_dir / "summary.json").read_text())
+    assert _without_volatile(again) == _without_volatile(uploaded)
+    assert (dest / "logs" / "agent-w1.log").exists() and (
+        dest / "logs" / "agent-master.log"
+    ).exists()
+    assert "clock offset" in (dest / "logs" / "agent-w2.log").read_text()
+
+
+def _without_volatile(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k not in {"generated_at", "report_dir", "files"}}
+
+
+# ---------------------------------------------------------------- faults
+
+
+def wait_for_state(fleet: Fleet, state: str, timeout: float = 60.0) -> dict:
+    """Wait until the master's status.json says `state` (the run is live)."""
+    path = fleet.run_dir("master") / "status.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = json.loads(path.read_text())
+            if status.get("state") == state:
+                return status
+        except (OSError, ValueError):
+            pass
+        for name, proc in fleet.agents.items():
+            if proc.poll() is not None:
+                pytest.fail(f"agent {name} exited early:\n{fleet.output(name)}")
+        time.sleep(0.2)
+    pytest.fail(f"the run never reached {state!r}:\n{fleet.output('master')}")
+
+
+def locust_pid(fleet: Fleet, agent: str) -> int:
+    """The pid of the first Locust process an agent started (from its log)."""
+    for line in fleet.output(agent).splitlines():
+        if " (pid " in line and "started " in line:
+            return int(line.rsplit("(pid ", 1)[1].rstrip(")"))
+    pytest.fail(f"{agent} started no Locust process:\n{fleet.output(agent)}")
+
+
+def long_run(fleet: Fleet, shop: ShopHandle, stages: str = "[{rps: 60, duration: 60s}]") -> None:
+    """A run starting as soon as both workers are connected (a minute unless told)."""
+    text = live_schedule_yaml(name="fleet", target=shop.url, stages=stages)
+    path = fleet.tmp / "schedule.yaml"
+    path.write_text(text)
+    assert (
+        main(["schedule", "push", str(path), f"s3://{fleet.bucket}/schedules/{fleet.run_id}.yaml"])
+        == 0
+    )
+    fleet.start("master", "master", expect_workers=2)
+    fleet.start("w1", "worker")
+    fleet.start("w2", "worker")
+    wait_for_state(fleet, "running")
+
+
+def fetch(fleet: Fleet) -> Path:
+    dest = fleet.tmp / "fetched"
+    assert main(["fetch", f"s3://{fleet.bucket}/runs/{fleet.run_id}", str(dest)]) == 0
+    return dest
+
+
+def test_the_kill_switch_stops_all_load_within_5s(fleet: Fleet, shop: ShopHandle) -> None:
+    long_run(fleet, shop)
+    time.sleep(3.0)
+    abort_at = time.time()
+    assert main(["abort", f"s3://{fleet.bucket}/runs/{fleet.run_id}"]) == 0
+    codes = fleet.wait(timeout=60)
+    assert codes["w1"] == 0 and codes["w2"] == 0, codes
+    dest = fetch(fleet)
+    last_sent = max(last for _first, _sent, last in sent_times(dest).values()) / 1e6
+    print(f"last request sent {last_sent - abort_at:+.2f}s after the abort")
+    assert last_sent - abort_at <= 5.0, f"load continued {last_sent - abort_at:.1f}s after abort"
+    assert "stop requested" in (dest / "logs" / "agent-w1.log").read_text()
+
+
+def test_a_killed_worker_is_recorded_and_the_run_completes(fleet: Fleet, shop: ShopHandle) -> None:
+    long_run(fleet, shop, stages="[{rps: 60, duration: 8s}]")
+    time.sleep(2.0)
+    os.killpg(locust_pid(fleet, "w2"), signal.SIGKILL)  # the worker process dies
+    codes = fleet.wait(timeout=60)
+    assert codes["w1"] == 0 and codes["w2"] == 0, codes
+    manifest = read_manifest(fetch(fleet))
+    assert manifest["state"] == "finished"
+    assert len(manifest["lost_workers"]) == 1, manifest["lost_workers"]
+
+
+def test_workers_stop_by_themselves_when_the_master_dies(fleet: Fleet, shop: ShopHandle) -> None:
+    long_run(fleet, shop)
+    time.sleep(2.0)
+    killed_at = time.time()
+    fleet.agents["master"].kill()  # the master instance is gone: agent and Locust
+    os.killpg(locust_pid(fleet, "master"), signal.SIGKILL)
+    del fleet.agents["master"]
+    codes = fleet.wait(timeout=40)
+    assert codes == {"w1": 0, "w2": 0}
+    for worker in ("w1", "w2"):
+        local = fleet.run_dir(worker)
+        last = max(last for _f, _s, last in _local_times(local).values()) / 1e6
+        assert last - killed_at <= 10.0, f"{worker} sent {last - killed_at:.1f}s after master loss"
+        keys = S3Store().list_keys(S3Url(fleet.bucket, f"runs/{fleet.run_id}/requests"))
+        assert keys, "the workers uploaded their parts"
+
+
+def _local_times(run_dir: Path) -> dict[str, tuple[int, int, int]]:
+    # a worker's own run directory has parts but no manifest: read them through a copy
+    from surge.results import build_manifest, write_manifest
+    from surge.schedule import parse_schedule
+
+    copy = run_dir.parent / (run_dir.name + "-check")
+    import shutil
+
+    shutil.copytree(run_dir / "requests", copy / "requests")
+    schedule = parse_schedule((run_dir / "schedule.yaml").read_bytes())
+    write_manifest(
+        copy, build_manifest(run_id="x", schedule=schedule, started_at=None, ended_at=None)
+    )
+    return sent_times(copy)
+
+
+def test_a_late_instance_refuses_to_start(fleet: Fleet, shop: ShopHandle) -> None:
+    push_schedule(fleet, shop.url, start_in_s=-45.0, stages="[{rps: 10, duration: 60s}]")
+    fleet.start("w1", "worker")
+    assert fleet.wait(timeout=30) == {"w1": 2}
+    log = S3Store().get_bytes(S3Url(fleet.bucket, f"runs/{fleet.run_id}/logs/agent-w1.log"))
+    assert b"refusing to start a desynchronised load" in log
+    assert b"started worker" not in log
+    assert not (fleet.run_dir("w1") / "requests").exists()
+
+
+def test_unreachable_s3_is_a_clear_error_with_exit_4(fleet: Fleet) -> None:
+    fleet.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{free_port()}"
+    fleet.env["SURGE_S3_MAX_ATTEMPTS"] = "2"
+    fleet.start("w1", "worker")
+    assert fleet.wait(timeout=30) == {"w1": 4}
+    assert "S3 unreachable" in fleet.output("w1")
+    assert "Traceback" not in fleet.output("w1")
