@@ -9,12 +9,15 @@ anchor for the master's CPU.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from benchmarks.fleet import run_fleet
+from benchmarks.generator_efficiency import guard
 from benchmarks.harness import BenchResult, Context, Table, fmt, fmt_ratio, ratio
 from benchmarks.loadgen import schedule_yaml, stage_figures
 from benchmarks.nginx import running_nginx
+from surge.results import read_status
 
 NAME = "fanin"
 TITLE = "5. Fan-in (one master, many local workers)"
@@ -33,38 +36,44 @@ def run(ctx: Context) -> BenchResult:
     rows: list[dict[str, Any]] = []
     with running_nginx(cpu=None) as nginx:
         for workers in s.pick(WORKER_COUNTS_FULL, WORKER_COUNTS_QUICK):
-            text = schedule_yaml(
-                name="bench-fanin",
-                target=nginx.url,
-                arrivals="uniform",
-                stages=[(RATE_PER_WORKER, hold_s)],
-                per_worker=True,
-                max_in_flight=100,
-            )
-            budget = workers * START_ALLOWANCE_PER_WORKER_S + hold_s + BUDGET_SLACK_S
-            done = run_fleet(
-                ctx, text, work / f"workers-{workers}", workers=workers, budget_s=budget
-            )
             row: dict[str, Any] = {"workers": workers, "scheduled_rps": RATE_PER_WORKER * workers}
-            if done.start_epoch is None:
-                row["error"] = done.error or "no manifest written"
-                rows.append(row)
-                continue
-            step = stage_figures(done.run_dir, done.start_epoch, [(row["scheduled_rps"], hold_s)])[
-                0
-            ]
-            lo, hi = step.pop("window")
-            seconds, cpu_s, _ = done.sampler.window(lo + WINDOW_SKIP_S, hi)
-            row.update(
-                achieved_rps=step["achieved_rps"],
-                error_share=(step["achieved_rps"] - row["scheduled_rps"]) / row["scheduled_rps"],
-                lag_p99_ms=step["lag_p99_ms"],
-                master_cpu_pct=cpu_s / seconds * 100 if seconds > 0 else None,
-                exit_code=done.result.exit_code if done.result else None,
-                note=done.error or "",
-            )
+            row.update(guard(lambda w=workers: _one(ctx, nginx.url, w, hold_s, work)))
             rows.append(row)
     return _result(rows, hold_s)
+
+
+def _one(ctx: Context, url: str, workers: int, hold_s: float, work: Path) -> dict[str, Any]:
+    """One fleet run; a run that collapses is a finding, reported in its row."""
+    scheduled = RATE_PER_WORKER * workers
+    text = schedule_yaml(
+        name="bench-fanin",
+        target=url,
+        arrivals="uniform",
+        stages=[(RATE_PER_WORKER, hold_s)],
+        per_worker=True,
+        max_in_flight=100,
+    )
+    budget = workers * START_ALLOWANCE_PER_WORKER_S + hold_s + BUDGET_SLACK_S
+    done = run_fleet(ctx, text, work / f"workers-{workers}", workers=workers, budget_s=budget)
+    status = read_status(done.run_dir) or {}
+    row: dict[str, Any] = {
+        "lost_workers": len(status.get("lost_workers") or []),
+        "abort_reason": status.get("abort_reason") or "",
+        "exit_code": done.result.exit_code if done.result else None,
+    }
+    if done.start_epoch is None:
+        return {**row, "error": done.error or "no manifest written"}
+    step = stage_figures(done.run_dir, done.start_epoch, [(scheduled, hold_s)])[0]
+    lo, hi = step.pop("window")
+    seconds, cpu_s, _ = done.sampler.window(lo + WINDOW_SKIP_S, hi)
+    return {
+        **row,
+        "achieved_rps": step["achieved_rps"],
+        "error_share": (step["achieved_rps"] - scheduled) / scheduled,
+        "lag_p99_ms": step["lag_p99_ms"],
+        "master_cpu_pct": cpu_s / seconds * 100 if seconds > 0 else None,
+        "note": done.error or row["abort_reason"],
+    }
 
 
 def _result(rows: list[dict[str, Any]], hold_s: float) -> BenchResult:
@@ -78,6 +87,7 @@ def _result(rows: list[dict[str, Any]], hold_s: float) -> BenchResult:
             fmt(r.get("lag_p99_ms"), 1),
             fmt(r.get("master_cpu_pct"), 1),
             fmt_ratio(ratio(r.get("master_cpu_pct"), anchor)),
+            r.get("lost_workers", "-"),
             r.get("error") or r.get("note", ""),
         ]
         for r in rows
@@ -89,7 +99,8 @@ def _result(rows: list[dict[str, Any]], hold_s: float) -> BenchResult:
         f"{biggest.get('workers')} workers: total rate error "
         f"{fmt(None if share is None else share * 100, 2, ' %')}, "
         f"master CPU {fmt(biggest.get('master_cpu_pct'), 1)} % "
-        f"({fmt_ratio(ratio(biggest.get('master_cpu_pct'), anchor))} the 2-worker master)."
+        f"({fmt_ratio(ratio(biggest.get('master_cpu_pct'), anchor))} the 2-worker master), "
+        f"{biggest.get('lost_workers', '-')} workers declared lost by the master."
     ]
     result.tables = [
         Table(
@@ -102,6 +113,7 @@ def _result(rows: list[dict[str, Any]], hold_s: float) -> BenchResult:
                 "send lag p99 ms",
                 "master CPU %",
                 "÷ 2-worker master",
+                "workers lost",
                 "note",
             ],
             table,
@@ -111,7 +123,9 @@ def _result(rows: list[dict[str, Any]], hold_s: float) -> BenchResult:
         f"{RATE_PER_WORKER:g} req/s per worker (`per_worker: true`), uniform arrivals, one "
         f"{hold_s:g} s hold; everything on this machine's two cores (provisioning.local."
         "run_local), nginx unpinned. Achieved = requests actually sent in the hold's wall-clock "
-        "window (Parquet records). Master CPU: kernel CPU time of the master process over the "
+        "window (Parquet records). Workers lost: workers the master dropped from the split "
+        "because it did not hear from them in time (status.json `lost_workers`). "
+        "Master CPU: kernel CPU time of the master process over the "
         f"hold, from {WINDOW_SKIP_S:g} s after its start.",
         "One run per worker count: starting 64 Locust processes on two cores takes most of "
         "a minute, and repeats would not fit the 15-minute budget of `make bench`.",

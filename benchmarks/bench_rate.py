@@ -8,10 +8,11 @@ records; arrivals are uniform so the figure shows the generator, not Poisson noi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from benchmarks.fleet import run_fleet
-from benchmarks.generator_efficiency import capacity_rps
+from benchmarks.generator_efficiency import capacity_rps, guard
 from benchmarks.harness import BenchResult, Context, Table, fmt, fmt_ratio, median
 from benchmarks.loadgen import schedule_yaml, stage_figures
 from benchmarks.nginx import running_nginx
@@ -40,22 +41,20 @@ def run(ctx: Context) -> BenchResult:
             arrivals="uniform",
             max_in_flight=2000,
         )
+        budget_s = len(stages) * stage_s + BUDGET_SLACK_S
         for i in range(s.repeats):
-            done = run_fleet(
-                ctx,
-                text,
-                work / f"rate-{i}",
-                workers=WORKERS,
-                budget_s=len(stages) * stage_s + BUDGET_SLACK_S,
-            )
-            if done.start_epoch is None:
-                runs.append({"error": done.error or "no manifest written"})
-                continue
-            steps = stage_figures(done.run_dir, done.start_epoch, stages)
-            runs.append(
-                {"steps": steps, "exit_code": done.result.exit_code if done.result else None}
-            )
+            runs.append(guard(lambda i=i: _one(ctx, text, work / f"rate-{i}", stages, budget_s)))
     return _result(runs, stages, capacity, measured)
+
+
+def _one(
+    ctx: Context, text: str, run_dir: Path, stages: list[tuple[float, float]], budget_s: float
+) -> dict[str, Any]:
+    done = run_fleet(ctx, text, run_dir, workers=WORKERS, budget_s=budget_s)
+    if done.start_epoch is None:
+        return {"error": done.error or "no manifest written"}
+    steps = stage_figures(done.run_dir, done.start_epoch, stages)
+    return {"steps": steps, "exit_code": done.result.exit_code if done.result else None}
 
 
 def _result(

@@ -127,7 +127,7 @@ build {
   sources = ["source.amazon-ebs.surge"]
 
   provisioner "shell" {
-    inline = ["mkdir -p ${local.remote_stage}/dist"]
+    inline = ["mkdir -p ${local.remote_stage}/instance ${local.remote_stage}/dist"]
   }
 
   provisioner "file" {

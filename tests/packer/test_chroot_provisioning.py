@@ -20,7 +20,10 @@ from packaging.utils import canonicalize_name
 
 from tests.helpers.chroot import REPO_ROOT, Chroot, base_tarball, debian_chroot, wheelhouse
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# A cold cache (debootstrap, wheel downloads) runs the module fixture inside the first
+# test: give it more than the suite's default 600 s.
+COLD_RUN_TIMEOUT_S = 1800
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(COLD_RUN_TIMEOUT_S)]
 
 INSTANCE_DIR = REPO_ROOT / "provisioning" / "instance"
 STAGE = "/tmp/surge-stage"

@@ -101,18 +101,33 @@ def assert_instances(ec2: Any, outputs: dict[str, Any], ami: str) -> None:
         assert text.rstrip().endswith("exec /usr/local/sbin/surge-boot")
 
 
-def assert_security_groups(ec2: Any, outputs: dict[str, Any]) -> None:
-    master = fleet_instances(ec2)["master"][0]
-    (master_sg,) = ec2.describe_security_groups(
-        GroupIds=[g["GroupId"] for g in master["SecurityGroups"]]
-    )["SecurityGroups"]
+def security_group(ec2: Any, name: str) -> dict[str, Any]:
+    (group,) = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])[
+        "SecurityGroups"
+    ]
+    return dict(group)
+
+
+def instance_group_ids(instance: dict[str, Any]) -> set[str]:
+    """Security groups of an instance (moto lists them on its network interfaces)."""
+    groups = list(instance.get("SecurityGroups", []))
+    groups += [g for eni in instance.get("NetworkInterfaces", []) for g in eni.get("Groups", [])]
+    return {g["GroupId"] for g in groups}
+
+
+def assert_security_groups(ec2: Any) -> None:
+    fleet = fleet_instances(ec2)
+    master_sg = security_group(ec2, f"surge-{RUN_ID}-master")
+    worker_sg = security_group(ec2, f"surge-{RUN_ID}-worker")
+    assert instance_group_ids(fleet["master"][0]) == {master_sg["GroupId"]}
+    for worker in fleet["worker"]:
+        assert instance_group_ids(worker) == {worker_sg["GroupId"]}
+
     (ingress,) = master_sg["IpPermissions"]
     assert (ingress["FromPort"], ingress["ToPort"]) == (5557, 5557)
     assert ingress["IpRanges"] == [] and ingress.get("Ipv6Ranges", []) == []
-    worker_sg = fleet_instances(ec2)["worker"][0]["SecurityGroups"][0]["GroupId"]
-    assert [pair["GroupId"] for pair in ingress["UserIdGroupPairs"]] == [worker_sg]
-    (worker_group,) = ec2.describe_security_groups(GroupIds=[worker_sg])["SecurityGroups"]
-    assert worker_group["IpPermissions"] == [], "workers must accept no inbound traffic"
+    assert [pair["GroupId"] for pair in ingress["UserIdGroupPairs"]] == [worker_sg["GroupId"]]
+    assert worker_sg["IpPermissions"] == [], "workers must accept no inbound traffic"
 
 
 def assert_bucket_and_iam(endpoint: str, outputs: dict[str, Any]) -> None:
@@ -165,7 +180,7 @@ def test_minimal_example_applies_and_destroys(
     outputs = json.loads(tf_workspace.run(example, "output", "-json").stdout)["fleet"]["value"]
     ec2 = aws_client("ec2", moto_endpoint)
     assert_instances(ec2, outputs, ami)
-    assert_security_groups(ec2, outputs)
+    assert_security_groups(ec2)
     assert_bucket_and_iam(moto_endpoint, outputs)
     assert outputs["fetch_command"] == (
         f"surge fetch s3://{outputs['bucket']}/runs/{RUN_ID} runs/{RUN_ID}"
