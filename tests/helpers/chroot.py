@@ -126,6 +126,7 @@ class Chroot:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.wheel_name = ""  # set by tests that stage a surge wheel into it
 
     def path(self, inside: str) -> Path:
         """Host path of a path inside the chroot."""
