@@ -28,7 +28,7 @@ from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImm
 from locustfiles.arrivals import ArrivalStream
 from locustfiles.context import CURRENT_ARRIVAL, Arrival
 from locustfiles.guard import guard_user
-from locustfiles.recorder import Recorder
+from locustfiles.recorder import DROPPED_LATE, DROPPED_STOPPED, Recorder
 from surge.errors import ScheduleError
 
 logger = logging.getLogger(__name__)
@@ -154,28 +154,34 @@ class Dispatcher:
         """Re-read the arrival stream now (after a re-split)."""
         self._wake.set()
 
-    def stop(self) -> None:
-        """Send nothing more; queued arrivals become dropped; in-flight ones may finish."""
+    def stop(self, *, keep_backlog: bool = False) -> None:
+        """Start nothing new. Queued arrivals are dropped now, or with `keep_backlog` (the
+        schedule's regular end) still served until they pass max_lateness."""
         if self.state in (DispatchState.RUNNING, DispatchState.IDLE):
             self.state = DispatchState.DRAINING
         self._wake.set()
         if self._main is not None and self._main is not gevent.getcurrent():
             self._main.kill(block=False)
-        now = time.time()
-        while self._backlog:
-            self._drop(self._backlog.popleft(), now)
+        if not keep_backlog:
+            self._drop_backlog(DROPPED_STOPPED)
 
     def drain(self, timeout_s: float) -> None:
-        """Wait for in-flight arrivals up to `timeout_s`, then abandon them."""
+        """Wait for in-flight (and still queued) arrivals up to `timeout_s`, then abandon them."""
         deadline = time.monotonic() + timeout_s
-        while self.in_flight and time.monotonic() < deadline:
+        while (self.in_flight or self._backlog) and time.monotonic() < deadline:
             gevent.sleep(DRAIN_POLL_S)
         self._greenlets.kill(block=True, timeout=1.0)
+        self._drop_backlog(DROPPED_STOPPED)
         self.state = DispatchState.DONE
         for user in self._users:  # Locust calls on_stop when a user ends; so do we
             with gevent.Timeout(ON_STOP_TIMEOUT_S, False):
                 self._call(user.on_stop, None)
         self._users = []
+
+    def _drop_backlog(self, reason: str) -> None:
+        now = time.time()
+        while self._backlog:
+            self._drop(self._backlog.popleft(), now, reason)
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
@@ -227,8 +233,11 @@ class Dispatcher:
             while self._backlog and self.state is not DispatchState.DONE:
                 nxt = self._backlog.popleft()
                 now = time.time()
-                if now - nxt.intended > self.max_lateness_s or now >= self.hard_end_epoch:
+                if now - nxt.intended > self.max_lateness_s:
                     self._drop(nxt, now)
+                    continue
+                if now >= self.hard_end_epoch:
+                    self._drop(nxt, now, DROPPED_STOPPED)
                     continue
                 self._run_one(user, nxt)
         finally:
@@ -267,9 +276,11 @@ class Dispatcher:
             self._logged.add(text)
             logger.error("a task failed (logged once): %s", text, exc_info=exc)
 
-    def _drop(self, arrival: Arrival, now: float) -> None:
+    def _drop(self, arrival: Arrival, now: float, reason: str = DROPPED_LATE) -> None:
         self.dropped += 1
-        self.recorder.record_dropped(arrival.task.__name__, arrival.intended, arrival.stage, now)
+        self.recorder.record_dropped(
+            arrival.task.__name__, arrival.intended, arrival.stage, now, reason
+        )
 
     def _sweep_backlog(self) -> None:
         while self.state is not DispatchState.DONE:

@@ -23,6 +23,8 @@ Everything is wired through Locust's extension points, never by patching it:
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -97,10 +99,29 @@ def on_init(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
 
         gevent.spawn(WORKER.beat_loop)
     if CONTROLLER is not None:
+        if options.headless:
+            _stop_on_sigterm()
         runner.register_message(MSG_BEAT, _on_beat)
         runner.register_message(MSG_HEALTH, _on_health)
         environment.events.test_start.add_listener(lambda **_: CONTROLLER.start())
         environment.events.test_stop.add_listener(lambda **_: CONTROLLER.finish())
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM stop a headless run as cleanly as Ctrl-C does.
+
+    Headless Locust with a shape class installs its SIGTERM handler only after the shape
+    finishes, so until then SIGTERM kills the master outright: no manifest, and workers
+    keep sending until they miss it. Turning SIGTERM into SIGINT takes Locust's Ctrl-C
+    path instead (stop, tell the workers, write results).
+    """
+    import gevent
+
+    def forward() -> None:
+        logger.warning("SIGTERM: stopping the run")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    gevent.signal_handler(signal.SIGTERM, forward)
 
 
 def _make_controller(environment: Any, options: Any) -> FleetController:

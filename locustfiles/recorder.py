@@ -36,6 +36,8 @@ COLUMNS = (
 )  # fmt: skip
 _OK, _REJECTED, _ERROR, _TIMEOUT, _DROPPED = (o.value for o in Outcome)
 MAX_ERROR_CHARS = 200
+DROPPED_LATE = "dropped: no free slot within max_lateness"
+DROPPED_STOPPED = "dropped: the run stopped (stop command, hard end or lost master) first"
 
 
 def classify(exception: BaseException | None) -> str:
@@ -113,8 +115,10 @@ class Recorder:
         c["bytes"].append(min(int(response_length or 0), 2**31 - 1))
         c["error"].append(None if exception is None else _error_text(exception))
 
-    def record_dropped(self, name: str, intended: float, stage: int, now: float) -> None:
-        """A request that was never sent: no slot came free within max_lateness."""
+    def record_dropped(
+        self, name: str, intended: float, stage: int, now: float, reason: str = DROPPED_LATE
+    ) -> None:
+        """A request that was never sent: no slot came free in time, or the run stopped."""
         c = self._cols
         c["name"].append(name)
         c["method"].append("")
@@ -126,7 +130,7 @@ class Recorder:
         c["status"].append(0)
         c["outcome"].append(_DROPPED)
         c["bytes"].append(0)
-        c["error"].append("dropped: no free slot within max_lateness")
+        c["error"].append(reason)
 
     # ------------------------------------------------------------------ once a second
     def sample(self) -> dict[str, Any]:

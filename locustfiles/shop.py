@@ -14,6 +14,7 @@ import json
 import random
 
 import gevent
+from gevent.event import Event
 from locust import FastHttpUser, task
 
 from locustfiles.context import mark_outcome
@@ -32,6 +33,9 @@ MAX_QUANTITY = 3
 _TOKENS = TokenCache()
 _SIGN_INS: TokenBucket | None = None
 _SETTINGS: ShopSettings | None = None
+#: shoppers being signed in right now: other slots wait for that token instead of signing in
+_SIGNING_IN: dict[str, Event] = {}
+SIGN_IN_WAIT_S = 30.0  # without a schedule (plain Locust), how long to wait for that sign-in
 
 
 class ShopUser(FastHttpUser):
@@ -94,6 +98,22 @@ class ShopUser(FastHttpUser):
         token = _TOKENS.valid(shopper)
         if token is not None:
             return token
+        pending = _SIGNING_IN.get(shopper)
+        if pending is not None:  # another slot is signing this shopper in: share its token
+            pending.wait(self._sign_in_wait_s())
+            return _TOKENS.valid(shopper)
+        done = _SIGNING_IN[shopper] = Event()
+        try:
+            return self._sign_in(shopper)
+        finally:
+            del _SIGNING_IN[shopper]
+            done.set()
+
+    def _sign_in_wait_s(self) -> float:
+        schedule = getattr(self, "surge_schedule", None)
+        return schedule.limits.timeout_s if schedule else SIGN_IN_WAIT_S
+
+    def _sign_in(self, shopper: str) -> str | None:
         assert _SIGN_INS is not None
         _SIGN_INS.take(sleep=gevent.sleep)
         creds = shop_credentials()

@@ -211,7 +211,7 @@ class WorkerEngine:
                 return
         drain = min(self._schedule.limits.timeout_s, END_DRAIN_MAX_S)
         drain = min(drain, max(self.plan.hard_end_epoch - time.time(), 0.0))
-        self.stop(drain_s=drain)
+        self.stop(drain_s=drain, keep_backlog=True)
         while not self._master_silent():
             gevent.sleep(0.5)
         if self.environment.runner is not None and _is_worker(self.environment.runner):
@@ -228,12 +228,15 @@ class WorkerEngine:
         if runner is not None:
             gevent.spawn(runner.quit)
 
-    def stop(self, drain_s: float = STOP_DRAIN_S) -> None:
-        """Stop sending now, wait up to `drain_s` for responses, write the final part."""
+    def stop(self, drain_s: float = STOP_DRAIN_S, *, keep_backlog: bool = False) -> None:
+        """Stop sending now, wait up to `drain_s` for responses, write the final part.
+
+        `keep_backlog`: the schedule ended normally, so arrivals still queued for a slot
+        are served while within max_lateness (a stop or the hard end drops them)."""
         if self.dispatcher is None or self._stopping:
             return
         self._stopping = True
-        self.dispatcher.stop()
+        self.dispatcher.stop(keep_backlog=keep_backlog)
         self.dispatcher.drain(drain_s)
         self._finished = True  # responses after this are abandoned (not recorded, not counted)
         self.state = WorkerState.DONE

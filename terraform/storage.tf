@@ -75,7 +75,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     noncurrent_version_expiration {
       noncurrent_days = var.results_expiration_days
     }
-    # Parts of an upload cut short by a dying instance are not kept (or billed) for long.
+  }
+
+  # Parts of an upload cut short (a dying instance, a killed push) are not kept, or billed, for long.
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
     }

@@ -11,6 +11,10 @@ grep -Eq '^[[:space:]]*confdir[[:space:]]+/etc/chrony/conf.d' /etc/chrony/chrony
   die "/etc/chrony/chrony.conf does not read /etc/chrony/conf.d"
 install -m 0644 "$stage/instance/files/surge-time-sync.conf" /etc/chrony/conf.d/surge-time-sync.conf
 systemctl enable chrony.service
+# chrony-wait holds time-sync.target (which surge-agent.service is ordered after) until
+# the clock is within 0.1 s, at most 3 minutes: the agent never plans start_at on an
+# unsynchronised clock.
+systemctl enable chrony-wait.service
 if is_booted_host; then
   systemctl restart chrony.service
   log "chrony restarted with the Amazon Time Sync source"

@@ -148,6 +148,8 @@ check_time_sync() {
     grep -Eq "^server[[:space:]]+${TIME_SYNC_SERVER}[[:space:]].*prefer" "$CHRONY_FILE"
   expect "chronyd accepts its configuration" chrony_parses_config
   expect "chrony.service is enabled" unit_is_enabled chrony.service
+  expect "chrony-wait.service is enabled (agent starts on a synchronised clock)" \
+    unit_is_enabled chrony-wait.service
 }
 
 check_clean() {
