@@ -9,7 +9,6 @@ nullable integers get a sentinel instead of becoming floats, so the frame of a
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,51 +18,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
-from analysis.percentiles import SortedValues
-from surge.errors import RunDirError
-from surge.results import (
-    REQUEST_SCHEMA,
-    Outcome,
-    list_parts,
-    read_health,
-    read_manifest,
-    read_requests,
+from analysis.records import (
+    DROPPED,
+    ERROR,
+    INT32_MAX,
+    MISSING,
+    OK,
+    OUTCOMES,
+    REJECTED,
+    TIMEOUT,
+    Throttling,
+    read_records,
 )
+from surge.errors import RunDirError
+from surge.results import list_parts, read_health, read_manifest
 from surge.thresholds import METRICS, Threshold
 
-#: outcome -> small integer code used in the frame's `outcome` column (this order)
-OUTCOMES: tuple[Outcome, ...] = (
-    Outcome.OK,
-    Outcome.REJECTED,
-    Outcome.ERROR,
-    Outcome.TIMEOUT,
-    Outcome.DROPPED,
-)
-OK, REJECTED, ERROR, TIMEOUT, DROPPED = range(len(OUTCOMES))
+__all__ = ["DROPPED", "ERROR", "MISSING", "OK", "OUTCOMES", "REJECTED", "TIMEOUT", "RunData"]
 
 #: statuses that mean "the target throttled us": Lambda/API Gateway 429, ELB/S3 503
 DEFAULT_THROTTLE_STATUSES: frozenset[int] = frozenset({429, 503})
 #: error texts that mean throttling whatever the status (the reference shop answers a
 #: throttled DynamoDB write with 500 ProvisionedThroughputExceededException, like Lambda)
 DEFAULT_THROTTLE_PATTERN = r"throttl|ProvisionedThroughputExceeded|TooManyRequests|SlowDown"
-INT32_MAX = 2**31 - 1
-MISSING = -1  # sentinel for a null integer (service time or send lag of a dropped request)
-
-REQUEST_COLUMNS = (
-    "worker",
-    "name",
-    "stage",
-    "intended_us",
-    "sent_us",
-    "latency_us",
-    "service_us",
-    "status",
-    "outcome",
-    "error",
-)
 
 
 @dataclass(frozen=True)
@@ -85,15 +63,11 @@ class RunData:
         return float(self.stages["end_s"].max()) if len(self.stages) else 0.0
 
     @cached_property
-    def sorted_latency(self) -> SortedValues:
-        """Corrected latency of every sent request, sorted once for all percentiles."""
+    def sent_latency(self) -> np.ndarray:
+        """Corrected latency of every request, `MISSING` for dropped ones (never sent):
+        the values every latency percentile is taken from."""
         sent = self.requests["outcome"].to_numpy() != DROPPED
-        return SortedValues.of(np.where(sent, self.requests["latency_us"].to_numpy(), MISSING))
-
-    @cached_property
-    def sorted_service(self) -> SortedValues:
-        """Uncorrected latency (service time) of every sent request, sorted once."""
-        return SortedValues.of(self.requests["service_us"].to_numpy())
+        return np.where(sent, self.requests["latency_us"].to_numpy(), MISSING)
 
 
 def load_run(
@@ -110,10 +84,10 @@ def load_run(
         raise RunDirError(
             "manifest.json has no schedule with stages", str(run_dir / "manifest.json")
         )
-    columns = _as_columns(read_columns(run_dir, REQUEST_COLUMNS))
+    columns = read_records(run_dir, Throttling.of(throttle_statuses, throttle_pattern))
     health = read_health(run_dir)
-    start_us = _start_us(manifest, columns)
-    workers = _worker_count(manifest, columns)
+    start_us = _start_us(manifest, columns["intended_us"])
+    workers = _worker_count(manifest, run_dir)
     return RunData(
         run_dir=run_dir,
         manifest=manifest,
@@ -122,32 +96,12 @@ def load_run(
         workers=workers,
         stages=stage_frame(schedule, workers),
         thresholds=parse_thresholds(schedule.get("thresholds") or [], run_dir),
-        requests=prepare_requests(columns, start_us, set(throttle_statuses), throttle_pattern),
+        requests=prepare_requests(columns, start_us),
         health=None if health is None else prepare_health(health, start_us),
     )
 
 
-def read_columns(run_dir: Path, columns: Collection[str]) -> pa.Table:
-    """The request columns of every part, scanned as one dataset (threaded, ~2x faster
-    than part by part); any problem falls back to `read_requests`, which names the part."""
-    parts = list_parts(run_dir)
-    if parts:
-        try:
-            dataset = ds.dataset([str(p) for p in parts], format="parquet", schema=REQUEST_SCHEMA)
-            # the system allocator: freed Arrow buffers are reused by the NumPy arrays
-            # built from them, instead of staying in Arrow's own pool (peak RSS)
-            return dataset.to_table(columns=list(columns), memory_pool=pa.system_memory_pool())
-        except (pa.ArrowException, OSError, ValueError):
-            pass
-    return read_requests(run_dir, columns=list(columns))
-
-
-def _as_columns(table: pa.Table) -> dict[str, pa.ChunkedArray]:
-    """The table as a dict of columns, so that converting them one by one frees each."""
-    return dict(zip(table.column_names, table.columns, strict=True))
-
-
-def _start_us(manifest: dict[str, Any], table: dict[str, pa.ChunkedArray]) -> int:
+def _start_us(manifest: dict[str, Any], intended_us: np.ndarray) -> int:
     started = manifest.get("started_at")
     if started:
         try:
@@ -159,15 +113,15 @@ def _start_us(manifest: dict[str, Any], table: dict[str, pa.ChunkedArray]) -> in
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
         return round(when.timestamp() * 1_000_000)
-    first = pc.min(table["intended_us"]).as_py()
-    return int(first or 0)
+    return int(intended_us.min()) if len(intended_us) else 0
 
 
-def _worker_count(manifest: dict[str, Any], table: dict[str, pa.ChunkedArray]) -> int:
+def _worker_count(manifest: dict[str, Any], run_dir: Path) -> int:
+    """Generator processes: the manifest's list, else the worker folders under requests/."""
     workers = manifest.get("workers")
     if isinstance(workers, list) and workers:
         return len(workers)
-    return max(1, len(pc.unique(table["worker"].combine_chunks().dictionary)))
+    return max(1, len({part.parent.name for part in list_parts(run_dir)}))
 
 
 def stage_frame(schedule: dict[str, Any], workers: int) -> pd.DataFrame:
@@ -219,44 +173,11 @@ def parse_thresholds(raw: list[Any], run_dir: Path) -> tuple[Threshold, ...]:
     return tuple(out)
 
 
-def _ints(column: pa.ChunkedArray, dtype: Any) -> np.ndarray:
-    return pc.fill_null(column, MISSING).to_numpy().astype(dtype, copy=False)
+def prepare_requests(columns: dict[str, np.ndarray], start_us: int) -> pd.DataFrame:
+    """One row per request, numeric and compact, from `analysis.records.read_records`
+    columns (consumed: times are turned into offsets in place, so no full-size copy).
 
-
-def _lookup_codes(column: pa.ChunkedArray, lookup: Any, dtype: Any) -> np.ndarray:
-    """Map a dictionary column through `lookup(dictionary values) -> codes`, chunk by chunk."""
-    pieces = []
-    for chunk in column.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = chunk.dictionary_encode()
-        table = np.asarray(lookup(chunk.dictionary.to_pylist()), dtype=dtype)
-        indices = pc.fill_null(chunk.indices, 0).to_numpy(zero_copy_only=False)
-        pieces.append(table[indices] if len(table) else np.zeros(len(indices), dtype))
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype)
-
-
-def _outcome_codes(values: list[str | None]) -> list[int]:
-    known = {o.value: i for i, o in enumerate(OUTCOMES)}
-    unknown = sorted({str(v) for v in values if v not in known})
-    if unknown:
-        raise RunDirError(f"request records carry unknown outcomes: {', '.join(unknown)}")
-    return [known[v] for v in values]
-
-
-def _int32(values: np.ndarray) -> np.ndarray:
-    return np.clip(values, MISSING, INT32_MAX).astype(np.int32)
-
-
-def prepare_requests(
-    columns: dict[str, pa.ChunkedArray],
-    start_us: int,
-    throttle_statuses: set[int],
-    throttle_pattern: str,
-) -> pd.DataFrame:
-    """One row per request, numeric and compact. Consumes `columns` (each is freed once
-    converted, so the Arrow data and the frame are never both whole in memory).
-
-    Columns: worker, name (categorical); stage, status (int16); outcome (int8 code in
+    Columns: name (categorical); stage, status (int16); outcome (int8 code in
     `OUTCOMES` order); throttled (bool); offset_us (intended time since the start);
     latency_us (corrected, from the intended time); service_us and lag_us (int32
     uncorrected latency and send lag, `MISSING` for dropped requests); sec, sent_sec,
@@ -264,44 +185,41 @@ def prepare_requests(
     if none).
     """
     take = columns.pop
-    offset = take("intended_us").to_numpy() - np.int64(start_us)
-    latency = take("latency_us").to_numpy().astype(np.int64, copy=False)
-    outcome = _lookup_codes(take("outcome"), _outcome_codes, np.int8)
-    status = _ints(take("status"), np.int16)
-    rx = re.compile(throttle_pattern, re.IGNORECASE)
-    errors = take("error")
-    by_text = _lookup_codes(errors, lambda vs: [bool(v and rx.search(v)) for v in vs], np.bool_)
-    by_text &= errors.is_valid().to_numpy(zero_copy_only=False)
-    del errors
-    throttled = (outcome == ERROR) & (np.isin(status, list(throttle_statuses)) | by_text)
-    del by_text
-    sent = _ints(take("sent_us"), np.int64)
+    offset = take("intended_us")
+    offset -= start_us
+    latency = take("latency_us")
+    outcome = columns["outcome"]
+    sent = take("sent_us")
     was_sent = (sent != MISSING) & (outcome != DROPPED)
-    sent = sent - start_us
-    frame = pd.DataFrame(
+    sent -= start_us
+    sent -= offset  # now the send lag
+    lag = np.where(was_sent, np.clip(sent, MISSING, INT32_MAX), MISSING).astype(np.int32)
+    sent += offset
+    sent //= 1_000_000
+    sent_sec = np.where(was_sent, sent, -1).astype(np.int32)
+    del sent, was_sent
+    done = offset + latency
+    done //= 1_000_000
+    done_sec = np.where(outcome != DROPPED, done, -1).astype(np.int32)
+    del done
+    names = take("names")
+    return pd.DataFrame(
         {
-            "worker": take("worker").to_pandas(),
-            "name": take("name").to_pandas(),
-            "stage": _ints(take("stage"), np.int16),
+            "name": pd.Categorical.from_codes(take("name"), categories=names),
+            "stage": take("stage"),
             "outcome": outcome,
-            "status": status,
-            "throttled": throttled,
+            "status": take("status"),
+            "throttled": take("throttled"),
             "offset_us": offset,
             "latency_us": latency,
-            "service_us": _int32(_ints(take("service_us"), np.int64)),
-            "lag_us": _int32(np.where(was_sent, sent - offset, MISSING)),
-            "sec": np.floor_divide(offset, 1_000_000).astype(np.int32),
-            "sent_sec": np.where(was_sent, sent // 1_000_000, -1).astype(np.int32),
-            "done_sec": np.where(outcome != DROPPED, (offset + latency) // 1_000_000, -1).astype(
-                np.int32
-            ),
+            "service_us": take("service_us"),
+            "lag_us": lag,
+            "sec": (offset // 1_000_000).astype(np.int32),
+            "sent_sec": sent_sec,
+            "done_sec": done_sec,
         },
         copy=False,
     )
-    for col in ("worker", "name"):
-        if not isinstance(frame[col].dtype, pd.CategoricalDtype):
-            frame[col] = frame[col].astype("category")
-    return frame
 
 
 def prepare_health(table: pa.Table, start_us: int) -> pd.DataFrame:

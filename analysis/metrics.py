@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.loading import DROPPED, OUTCOMES, RunData
+from analysis.loading import OUTCOMES, RunData
 from analysis.percentiles import PERCENTILES, grouped_percentiles, small_codes
 
 US = 1_000_000.0
@@ -63,16 +63,14 @@ def latency_table(
     run: RunData, codes: np.ndarray, n_groups: int, *, uncorrected: bool = False
 ) -> pd.DataFrame:
     """Exact percentiles (seconds) of corrected latency per group, sent requests only."""
-    counts, pct = grouped_percentiles(run.sorted_latency, codes, n_groups)
+    latency = run.sent_latency
+    counts, pct = grouped_percentiles(latency, codes, n_groups)
     out = pd.DataFrame(pct / US, columns=list(LATENCY_NAMES))
-    frame = run.requests
-    sent = (codes >= 0) & (frame["outcome"].to_numpy() != DROPPED)
-    sums = np.bincount(
-        codes[sent], weights=frame["latency_us"].to_numpy()[sent], minlength=n_groups
-    )
+    sent = (codes >= 0) & (latency >= 0)
+    sums = np.bincount(codes[sent], weights=latency[sent], minlength=n_groups)
     out["avg"] = np.where(counts > 0, sums / np.maximum(counts, 1) / US, np.nan)
     if uncorrected:
-        _, upct = grouped_percentiles(run.sorted_service, codes, n_groups)
+        _, upct = grouped_percentiles(run.requests["service_us"].to_numpy(), codes, n_groups)
         for j, name in enumerate(LATENCY_NAMES):
             out[f"{name}_uncorrected"] = upct[:, j] / US
     return out

@@ -32,9 +32,9 @@ from surge.thresholds import MetricKind, Threshold
 
 logger = logging.getLogger(__name__)
 
-CONTROL_INTERVAL_S = 0.25
+CONTROL_INTERVAL_S = 0.1
 STATUS_INTERVAL_S = 1.0
-WORKER_SILENCE_S = 1.5  # a worker not heard from for this long is out of the split
+WORKER_SILENCE_S = 1.0  # 4 missed beats: out of the split (re-split done within 2 s of a loss)
 RESPLIT_DELAY_S = 0.3  # time for a new plan to reach every worker before it applies
 START_DELAY_S = 1.5  # from "start" to the first arrival: workers need the plan first
 STATUS_WINDOW_S = 5  # seconds of merged samples behind status.json's latency figures

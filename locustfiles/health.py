@@ -51,11 +51,11 @@ class LoopProbe:
             self._greenlet.kill(block=False)
 
     def _run(self) -> None:
-        clock, lags = time.perf_counter, self.lags_s
+        clock = time.perf_counter
         while True:
             before = clock()
             gevent.sleep(PROBE_INTERVAL_S)
-            lags.append(clock() - before - PROBE_INTERVAL_S)
+            self.lags_s.append(clock() - before - PROBE_INTERVAL_S)  # the list is swapped
 
     def take_p99_us(self) -> int | None:
         lags, self.lags_s = self.lags_s, []

@@ -1,14 +1,18 @@
 # Least privilege, written as readable policy documents (jsonencode, so that the
 # tests can parse them without a provider).
 #
-#   every agent  : read schedules/*, read the stop object, write under runs/<run_id>/
-#   the master   : additionally read and list runs/<run_id>/ to build the report
-#   workers      : cannot read other workers' results, nor anything outside the run
+#   every agent  : read schedules/*, read the stop object, write under runs/<run_id>/,
+#                  list the bucket (key names only, see below)
+#   the master   : additionally read runs/<run_id>/ to build the report
+#   workers      : cannot read other workers' results, nor any object outside the run
 #
-# Listing is granted only with an s3:prefix condition. Workers may list
-# runs/<run_id>/control/ so the agent can poll the stop object with ListObjectsV2:
-# a GET/HEAD of a *missing* key without bucket-wide s3:ListBucket returns 403, not
-# 404, which would be indistinguishable from a real permission problem.
+# s3:ListBucket is granted on the bucket without a prefix condition, on purpose:
+# - the agent polls the stop object with HEAD; without ListBucket a *missing* key
+#   answers 403 instead of 404, so "no stop yet" would look like a permission error
+#   (and be retried with backoff, slowing the kill switch);
+# - the agent's clock check uses HeadBucket, which is authorised by s3:ListBucket and
+#   carries no s3:prefix, so a prefix condition would deny it.
+# It reveals key names (schedule names, other run ids), never object contents.
 
 locals {
   agent_statements = [
@@ -30,17 +34,15 @@ locals {
       Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
       Resource = ["${local.bucket_arn}/${local.run_prefix}*"]
     },
+    {
+      Sid      = "ListKeysForNotFoundAndClock"
+      Effect   = "Allow"
+      Action   = ["s3:ListBucket"]
+      Resource = [local.bucket_arn]
+    },
   ]
 
-  worker_statements = concat(local.agent_statements, [
-    {
-      Sid       = "ListRunControl"
-      Effect    = "Allow"
-      Action    = ["s3:ListBucket"]
-      Resource  = [local.bucket_arn]
-      Condition = { StringLike = { "s3:prefix" = ["${local.run_prefix}control/*"] } }
-    },
-  ])
+  worker_statements = local.agent_statements
 
   master_statements = concat(local.agent_statements, [
     {
@@ -48,13 +50,6 @@ locals {
       Effect   = "Allow"
       Action   = ["s3:GetObject"]
       Resource = ["${local.bucket_arn}/${local.run_prefix}*"]
-    },
-    {
-      Sid       = "ListRunResults"
-      Effect    = "Allow"
-      Action    = ["s3:ListBucket"]
-      Resource  = [local.bucket_arn]
-      Condition = { StringLike = { "s3:prefix" = ["${local.run_prefix}*"] } }
     },
   ])
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis.percentiles import SortedValues, grouped_percentiles, nearest_rank, percentiles_of
+from analysis.percentiles import grouped_percentiles, nearest_rank, percentiles_of
 
 
 def brute(values: list[int], p: float) -> int:
@@ -35,7 +35,7 @@ def test_grouped_percentiles_match_brute_force_per_group() -> None:
     rng = np.random.default_rng(7)
     codes = rng.integers(0, 13, 5000)
     values = rng.integers(0, 10**7, 5000)
-    counts, pct = grouped_percentiles(SortedValues.of(values), codes, 15, (50, 95, 99.9, 100))
+    counts, pct = grouped_percentiles(values, codes, 15, (50, 95, 99.9, 100))
     for g in range(15):
         group = values[codes == g].tolist()
         assert counts[g] == len(group)
@@ -46,7 +46,7 @@ def test_grouped_percentiles_match_brute_force_per_group() -> None:
 
 
 def test_negative_codes_and_values_are_ignored() -> None:
-    values = SortedValues.of(np.array([5, -1, 1, 7]))
+    values = np.array([5, -1, 1, 7])
     counts, pct = grouped_percentiles(values, np.array([0, 0, -1, 0]), 1, (50, 100))
     assert counts.tolist() == [2]
     assert pct[0].tolist() == [5, 7]

@@ -4,7 +4,7 @@ There is no registry access here, so Terraform must install hashicorp/aws from a
 filesystem mirror. This module is the one place that finds that mirror, writes the
 CLI configuration pointing at it, and runs Terraform in a throw-away copy of
 `terraform/` (with TF_DATA_DIR in a temp dir) so that tests never litter the tree.
-It also starts moto's server on loopback for the apply/destroy test.
+moto's server for the apply/destroy test comes from tests/helpers/s3.py.
 
 `scripts/lint-terraform.sh` uses it too, as a CLI:
 ``python -m tests.helpers.terraform cli-config OUT`` writes the CLI config and
@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.helpers.s3 import moto_s3
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO_ROOT / "terraform"
@@ -48,9 +47,6 @@ MIRROR_SEARCH_DEPTH = 2
 
 #: one terraform command (init/validate/apply...) may take this long before we give up
 TERRAFORM_TIMEOUT_S = 300.0
-#: how long moto's server gets to answer its first request
-MOTO_START_TIMEOUT_S = 30.0
-MOTO_POLL_S = 0.2
 
 EXIT_NO_MIRROR = 3
 
@@ -222,49 +218,12 @@ def make_workspace(tmp: Path) -> TerraformWorkspace:
     return TerraformWorkspace(root=root, cli_config=cli_config, data_root=data_root)
 
 
-def free_port() -> int:
-    """An unused TCP port on loopback."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
-def moto_server(log_path: Path) -> Iterator[str]:
-    """moto's server (S3, EC2, IAM, STS...) on a free loopback port; yields its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # AWS managed policies (AmazonSSMManagedInstanceCore) exist only when loaded.
-            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
-        )
-        try:
-            _wait_until_up(url, proc, log_path)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + MOTO_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto server exited {proc.returncode}: {log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                return
-        except OSError:
-            time.sleep(MOTO_POLL_S)
-    raise RuntimeError(f"moto server not up within {MOTO_START_TIMEOUT_S} s: {log_path}")
+def moto_server() -> Iterator[str]:
+    """moto's server (EC2, IAM, S3, STS...) on loopback, with AWS managed policies loaded."""
+    # AmazonSSMManagedInstanceCore, which the module attaches, exists only when loaded.
+    with moto_s3({"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}) as server:
+        yield server.endpoint_url
 
 
 def moto_override(endpoint: str, region: str, module_name: str = "fleet") -> str:

@@ -39,7 +39,7 @@ def _whole_periods(df) -> tuple[float, float]:
 def test_stalling_target_latency_measured_from_intended_time(tmp_path, stalling_shop):
     schedule = write_schedule(
         tmp_path / "s.yaml", target=stalling_shop.url, locustfile=str(FIXTURES / "products.py"),
-        stages=f"{{rps: {RATE}, duration: 13s}}", extra="arrivals: uniform\n",
+        stages=f"{{rps: {RATE}, duration: 15s}}", extra="arrivals: uniform\n",
     )  # fmt: skip
     result = run_local(schedule, tmp_path / "run", workers=1, run_id="stall")
     run = tmp_path / "run"

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,8 +52,8 @@ def register_surge_ami(endpoint: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as url:
         yield url
 
 
@@ -115,6 +118,17 @@ def instance_group_ids(instance: dict[str, Any]) -> set[str]:
     return {g["GroupId"] for g in groups}
 
 
+def assert_user_data_is_clean_shell(text: str, tmp: Path) -> None:
+    """The rendered user data passes shellcheck (the template itself has ${...} holes)."""
+    if shutil.which("shellcheck") is None:
+        warnings.warn("shellcheck missing: rendered user data NOT checked", stacklevel=2)
+        return
+    script = tmp / "user-data.sh"
+    script.write_text(text)
+    proc = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout
+
+
 def assert_security_groups(ec2: Any) -> None:
     fleet = fleet_instances(ec2)
     master_sg = security_group(ec2, f"surge-{RUN_ID}-master")
@@ -144,6 +158,8 @@ def assert_bucket_and_iam(endpoint: str, outputs: dict[str, Any]) -> None:
     statements = document["PolicyDocument"]["Statement"]
     resources = {r for s in statements for r in s["Resource"]}
     arn = f"arn:aws:s3:::{bucket}"
+    readable = {r for s in statements if "s3:GetObject" in s["Action"] for r in s["Resource"]}
+    assert readable == {f"{arn}/schedules/*", f"{arn}/runs/{RUN_ID}/control/stop"}
     assert resources == {
         f"{arn}/schedules/*",
         f"{arn}/runs/{RUN_ID}/control/stop",
@@ -168,7 +184,7 @@ def assert_nothing_left(endpoint: str, bucket: str) -> None:
 
 
 def test_minimal_example_applies_and_destroys(
-    tf_workspace: TerraformWorkspace, moto_endpoint: str
+    tf_workspace: TerraformWorkspace, moto_endpoint: str, tmp_path: Path
 ) -> None:
     ami = register_surge_ami(moto_endpoint)
     example: Path = tf_workspace.root / "examples" / "minimal"
@@ -180,6 +196,7 @@ def test_minimal_example_applies_and_destroys(
     outputs = json.loads(tf_workspace.run(example, "output", "-json").stdout)["fleet"]["value"]
     ec2 = aws_client("ec2", moto_endpoint)
     assert_instances(ec2, outputs, ami)
+    assert_user_data_is_clean_shell(user_data(ec2, outputs["worker_instance_ids"][0]), tmp_path)
     assert_security_groups(ec2)
     assert_bucket_and_iam(moto_endpoint, outputs)
     assert outputs["fetch_command"] == (
