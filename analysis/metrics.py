@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.loading import OUTCOMES, RunData
-from analysis.percentiles import PERCENTILES, grouped_percentiles, small_codes
+from analysis.percentiles import PERCENTILES, grouped_percentiles, grouped_stats, small_codes
 
 US = 1_000_000.0
 LATENCY_NAMES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p999", "max")
@@ -39,7 +39,9 @@ def outcome_counts(frame: pd.DataFrame, codes: np.ndarray, n_groups: int) -> pd.
         keep = codes >= 0
         codes, outcome, throttled = codes[keep], outcome[keep], throttled[keep]
     width = len(OUTCOMES)
-    combined = codes.astype(np.int64) * width + outcome
+    combined = codes.astype(np.int32 if n_groups * width < 2**31 else np.int64)
+    combined *= width
+    combined += outcome
     counts = np.bincount(combined, minlength=n_groups * width).reshape(n_groups, width)
     out = pd.DataFrame(counts, columns=list(COUNT_NAMES))
     out["throttled"] = np.bincount(codes[throttled], minlength=n_groups)
@@ -62,13 +64,12 @@ def add_rates(counts: pd.DataFrame) -> pd.DataFrame:
 def latency_table(
     run: RunData, codes: np.ndarray, n_groups: int, *, uncorrected: bool = False
 ) -> pd.DataFrame:
-    """Exact percentiles (seconds) of corrected latency per group, sent requests only."""
-    latency = run.sent_latency
-    counts, pct = grouped_percentiles(latency, codes, n_groups)
-    out = pd.DataFrame(pct / US, columns=list(LATENCY_NAMES))
-    sent = (codes >= 0) & (latency >= 0)
-    sums = np.bincount(codes[sent], weights=latency[sent], minlength=n_groups)
-    out["avg"] = np.where(counts > 0, sums / np.maximum(counts, 1) / US, np.nan)
+    """Exact percentiles and mean (seconds) of corrected latency per group, sent requests
+    only; with `uncorrected`, the service-time percentiles beside them."""
+    stats = grouped_stats(run.sent_latency, codes, n_groups)
+    out = pd.DataFrame(stats.percentiles / US, columns=list(LATENCY_NAMES))
+    counts = stats.counts
+    out["avg"] = np.where(counts > 0, stats.sums / np.maximum(counts, 1) / US, np.nan)
     if uncorrected:
         _, upct = grouped_percentiles(run.requests["service_us"].to_numpy(), codes, n_groups)
         for j, name in enumerate(LATENCY_NAMES):

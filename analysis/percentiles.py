@@ -15,6 +15,7 @@ the gather it needs; keys too wide for 63 bits fall back to `np.lexsort`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -53,17 +54,24 @@ def sorted_by_group(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.
     return keys
 
 
-def grouped_percentiles(
+@dataclass(frozen=True)
+class GroupStats:
+    """Per group: how many values, their sum, and the requested percentiles (NaN: empty)."""
+
+    counts: np.ndarray
+    sums: np.ndarray
+    percentiles: np.ndarray  # [n_groups, len(percentiles)]
+
+
+def grouped_stats(
     values: np.ndarray,
     codes: np.ndarray,
     n_groups: int,
     percentiles: Sequence[float] = PERCENTILES,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Percentiles of `values` per group `codes`, one of each per row; a negative code
-    or value leaves the row out.
-
-    Returns (values per group, array [n_groups, len(percentiles)], NaN where empty).
-    """
+) -> GroupStats:
+    """Counts, sums and percentiles of `values` per group `codes`, one of each per row;
+    a negative code or value leaves the row out. The sums come from the sorted groups
+    (exact integer sums, no extra pass over the rows)."""
     codes = np.asarray(codes)
     values = np.asarray(values)
     keep = (values >= 0) & (codes >= 0) & (codes < n_groups)
@@ -72,6 +80,8 @@ def grouped_percentiles(
     else:
         kept_codes, kept_values = codes[keep], values[keep]
     del keep
+    if n_groups == 1:
+        return _one_group(kept_values, percentiles)
     counts = np.bincount(kept_codes, minlength=n_groups)[:n_groups]
     ordered = sorted_by_group(kept_values, kept_codes, n_groups)
     out = np.full((n_groups, len(percentiles)), np.nan)
@@ -79,7 +89,31 @@ def grouped_percentiles(
     present = counts > 0
     for j, p in enumerate(percentiles):
         out[present, j] = ordered[starts[present] + nearest_rank(counts[present], p)]
-    return counts, out
+    sums = np.zeros(n_groups)
+    if len(ordered):
+        sums[present] = np.add.reduceat(ordered, starts[present])
+    return GroupStats(counts=counts, sums=sums, percentiles=out)
+
+
+def _one_group(values: np.ndarray, percentiles: Sequence[float]) -> GroupStats:
+    """The whole run: a partial sort at the needed ranks is enough (O(n), no full sort)."""
+    n = len(values)
+    return GroupStats(
+        counts=np.array([n]),
+        sums=np.array([float(values.sum(dtype=np.int64))]),
+        percentiles=percentiles_of(values, percentiles)[np.newaxis, :],
+    )
+
+
+def grouped_percentiles(
+    values: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    percentiles: Sequence[float] = PERCENTILES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(values per group, percentiles [n_groups, len(percentiles)]): `grouped_stats`."""
+    stats = grouped_stats(values, codes, n_groups, percentiles)
+    return stats.counts, stats.percentiles
 
 
 def percentiles_of(values: np.ndarray, percentiles: Sequence[float] = PERCENTILES) -> np.ndarray:

@@ -1,12 +1,14 @@
-"""Request parts -> compact NumPy columns, one part at a time, in threads.
+"""Request parts -> compact NumPy columns: each part converted straight into its rows.
 
 A run has a part per worker every few seconds (1,600 parts for half an hour on 8
-workers), so reading is mostly per-file cost and converting is mostly full-size
-copies. Each part is therefore read with `ParquetFile.read` (about half the per-file
-cost of a `pyarrow.dataset` scan) and converted right away to the few small NumPy
-types the report needs, in `READ_THREADS` threads (Parquet decoding releases the
-GIL). The whole run never exists as an Arrow table next to its frame: for 10
-million requests the columns take ~40 bytes per request, not ~100.
+workers), so reading is dominated by per-file cost and by full-size copies. Hence:
+footers first (the total row count sizes the final arrays once); then `READ_THREADS`
+threads decode parts with `ParquetFile.read` (half the per-file cost of a
+`pyarrow.dataset` scan; Arrow releases the GIL) while this thread converts each one,
+in order, into its slice of the final arrays, with plain NumPy on Arrow buffers (an
+Arrow compute call costs ~50 us, and there would be ~15,000 of them). The whole run
+never exists as an Arrow table, nor as pieces to concatenate: 10 million requests take
+~36 bytes each, and the frame built on them never copies them again.
 
 Any problem reading a part falls back to `surge.results.read_requests`, which
 checks every part against the contract and raises `RunDirError` naming it.
@@ -14,18 +16,19 @@ checks every part against the contract and raises `RunDirError` naming it.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import gc
 import os
 import re
-from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from surge.errors import RunDirError
@@ -42,7 +45,8 @@ OUTCOMES: tuple[Outcome, ...] = (
 OK, REJECTED, ERROR, TIMEOUT, DROPPED = range(len(OUTCOMES))
 MISSING = -1  # sentinel for a null integer (service time or send time of a dropped request)
 INT32_MAX = 2**31 - 1
-READ_THREADS = max(2, min(os.cpu_count() or 1, 8))  # threads reading and converting parts
+READ_THREADS = max(1, min(os.cpu_count() or 1, 4))  # threads decoding parts
+READ_AHEAD = 2 * READ_THREADS  # parts decoded ahead of the conversion (bounded memory)
 
 #: the request columns the report reads (`method`, `bytes` and `worker` are not needed)
 RECORD_COLUMNS = (
@@ -64,100 +68,191 @@ class Throttling:
 
     statuses: frozenset[int]
     pattern: re.Pattern[str]
+    status_table: np.ndarray  # bool, indexed by a status as uint16
 
     @classmethod
     def of(cls, statuses: Collection[int], pattern: str) -> Throttling:
-        return cls(frozenset(statuses), re.compile(pattern, re.IGNORECASE))
+        table = np.zeros(2**16, np.bool_)
+        table[[s & 0xFFFF for s in statuses]] = True
+        return cls(frozenset(statuses), re.compile(pattern, re.IGNORECASE), table)
+
+    def by_text(self, errors: tuple[str | None, ...]) -> list[bool]:
+        """Which error texts mean throttling (a part's dictionary; None: no error)."""
+        return [bool(e and self.pattern.search(e)) for e in errors]
 
 
 def read_records(run_dir: Path, throttling: Throttling) -> dict[str, np.ndarray]:
-    """Every request of a run as compact columns (see `part_arrays`), names unified."""
+    """Every request of a run as compact columns (see `part_arrays`) plus `names`, the
+    request names that the int16 `name` codes index."""
     parts = list_parts(run_dir)
-    convert = partial(_read_part, throttling=throttling)
-    pieces: list[dict[str, Any]] = []
     if parts:
         try:
-            with ThreadPoolExecutor(READ_THREADS) as pool:
-                pieces = list(pool.map(convert, parts))
+            with _gc_paused():
+                return _read_parts(parts, throttling)
         except (pa.ArrowException, OSError, ValueError, KeyError):
-            pieces = []
-    if not pieces:
-        pieces = [part_arrays(read_requests(run_dir, columns=list(RECORD_COLUMNS)), throttling)]
-    return merge_parts(pieces)
+            pass
+    table = read_requests(run_dir, columns=list(RECORD_COLUMNS))
+    out = _allocate(table.num_rows)
+    names = [_fill(out, 0, part_arrays(table, throttling))]
+    return _unify_names(out, names, np.array([0, table.num_rows]))
 
 
-def _read_part(path: Path, throttling: Throttling) -> dict[str, Any]:
-    part = pq.ParquetFile(path, pre_buffer=False)
+def _read_parts(parts: list[Path], throttling: Throttling) -> dict[str, np.ndarray]:
+    """Footers first: the total row count lets every part convert straight into its
+    slice of the final arrays (no pieces, no concatenation). Then reader threads decode
+    up to `READ_AHEAD` parts ahead (Arrow releases the GIL) while this thread converts
+    them in order: one thread holds the GIL, so threads do not fight over it."""
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        footers = list(pool.map(pq.read_metadata, parts))
+        starts = np.cumsum([0] + [f.num_rows for f in footers])
+        out = _allocate(int(starts[-1]))
+        pending: collections.deque[Future[pa.Table]] = collections.deque()
+        names: list[list[str]] = []
+
+        def convert_next() -> None:
+            table = pending.popleft().result()
+            names.append(_fill(out, int(starts[len(names)]), part_arrays(table, throttling)))
+
+        for part, footer in zip(parts, footers, strict=True):
+            pending.append(pool.submit(_read_part, part, footer))
+            if len(pending) > READ_AHEAD:
+                convert_next()
+        while pending:
+            convert_next()
+    return _unify_names(out, names, starts)
+
+
+#: the columns `read_records` returns, with their types
+RECORD_TYPES: dict[str, Any] = {
+    "intended_us": np.int64,
+    "sent_us": np.int64,
+    "latency_us": np.int64,
+    "service_us": np.int32,
+    "stage": np.int16,
+    "status": np.int16,
+    "outcome": np.int8,
+    "throttled": np.bool_,
+    "name": np.int16,
+}
+
+
+def _allocate(rows: int) -> dict[str, np.ndarray]:
+    return {key: np.empty(rows, dtype) for key, dtype in RECORD_TYPES.items()}
+
+
+def _read_part(path: Path, footer: pq.FileMetaData) -> pa.Table:
+    part = pq.ParquetFile(path, metadata=footer, pre_buffer=False)
     table = part.read(columns=list(RECORD_COLUMNS), use_threads=False)
-    return part_arrays(table, throttling)
+    if table.num_rows != footer.num_rows:
+        raise ValueError(f"{path}: {table.num_rows} rows, footer says {footer.num_rows}")
+    return table
+
+
+def _fill(out: dict[str, np.ndarray], start: int, arrays: dict[str, Any]) -> list[str]:
+    """Copy one part's arrays into rows start.. of `out`; returns the part's names."""
+    names = arrays.pop("names")
+    arrays["name"] = arrays.pop("name_codes")
+    for key, values in arrays.items():
+        out[key][start : start + len(values)] = values
+    return names
+
+
+def _unify_names(
+    out: dict[str, Any], names: list[list[str]], starts: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Each part coded `name` with its own dictionary: recode to one sorted list."""
+    unified = sorted({str(n) for part in names for n in part})
+    position = {n: i for i, n in enumerate(unified)}
+    codes = out["name"]
+    for i, part in enumerate(names):
+        lookup = np.array([position[str(n)] for n in part] or [0], np.int16)
+        if not np.array_equal(lookup, np.arange(len(lookup))):
+            lo, hi = int(starts[i]), int(starts[i + 1])
+            codes[lo:hi] = lookup[codes[lo:hi]]
+    out["names"] = np.asarray(unified, dtype=object)
+    return out
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while parts convert: the many short-lived small
+    objects would trigger full collections over pandas' big heap (~10 % of the time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def part_arrays(table: pa.Table, throttling: Throttling) -> dict[str, Any]:
     """One part's columns in the frame's types: intended_us, sent_us (int64, `MISSING`
     when never sent), latency_us (int64), service_us (int32, `MISSING`), stage, status
-    (int16), outcome (int8 code), throttled (bool), name_codes (int32) + names (list)."""
+    (int16), outcome (int8 code), throttled (bool), name_codes + names (list)."""
     column = table.column  # KeyError for a missing column: the caller falls back
     outcome = _lookup_codes(column("outcome"), _outcome_codes, np.int8)
     status = _ints(column("status"), np.int16)
-    errors = column("error")
-    by_text = _lookup_codes(
-        errors, lambda vs: [bool(v and throttling.pattern.search(v)) for v in vs], np.bool_
-    )
-    by_text &= errors.is_valid().to_numpy(zero_copy_only=False)
-    throttled = (outcome == ERROR) & (np.isin(status, list(throttling.statuses)) | by_text)
+    by_text = _lookup_codes(column("error"), throttling.by_text, np.bool_)  # null: False
+    by_status = throttling.status_table[status.astype(np.uint16)]
+    throttled = (outcome == ERROR) & (by_status | by_text)
     names = column("name").combine_chunks()
     if not pa.types.is_dictionary(names.type):
         names = names.dictionary_encode()
-    service = _ints(column("service_us"), np.int64)
+    service = np.minimum(_ints(column("service_us"), np.int64), INT32_MAX)
     return {
         "intended_us": _ints(column("intended_us"), np.int64),
         "sent_us": _ints(column("sent_us"), np.int64),
         "latency_us": _ints(column("latency_us"), np.int64),
-        "service_us": np.clip(service, MISSING, INT32_MAX).astype(np.int32),
+        "service_us": service.astype(np.int32),
         "stage": _ints(column("stage"), np.int16),
         "status": status,
         "outcome": outcome,
         "throttled": throttled,
-        "name_codes": pc.fill_null(names.indices, 0).to_numpy().astype(np.int32, copy=False),
+        "name_codes": _chunk_ints(names.indices, 0),
         "names": names.dictionary.to_pylist(),
     }
 
 
-def merge_parts(pieces: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Concatenate the parts' columns one column at a time (each column's pieces are freed
-    as soon as it is whole); request names become codes into `names`, sorted."""
-    names = sorted({str(n) for piece in pieces for n in piece["names"]})
-    position = {n: i for i, n in enumerate(names)}
-    out: dict[str, Any] = {"names": np.asarray(names, dtype=object)}
-    for piece in pieces:
-        lookup = np.array([position[str(n)] for n in piece.pop("names")] or [0], np.int16)
-        piece["name"] = lookup[piece.pop("name_codes")]
-    for key in list(pieces[0]):
-        out[key] = np.concatenate([piece.pop(key) for piece in pieces])
-    return out
-
-
 def _ints(column: pa.ChunkedArray, dtype: Any) -> np.ndarray:
-    return pc.fill_null(column, MISSING).to_numpy().astype(dtype, copy=False)
+    """An integer column as NumPy, nulls as `MISSING`."""
+    pieces = [_chunk_ints(chunk, MISSING) for chunk in column.chunks]
+    if len(pieces) == 1:
+        return pieces[0].astype(dtype, copy=False)
+    return np.concatenate(pieces).astype(dtype, copy=False) if pieces else np.zeros(0, dtype)
+
+
+def _chunk_ints(chunk: pa.Array, fill: int) -> np.ndarray:
+    """Zero-copy without nulls; with nulls, the value buffer masked by the validity
+    bitmap. No Arrow compute call: each costs ~50 us, and a run has ~15,000 of them."""
+    if chunk.null_count == 0:
+        return chunk.to_numpy()
+    validity, data = chunk.buffers()[:2]
+    end = chunk.offset + len(chunk)
+    values = np.frombuffer(data, chunk.type.to_pandas_dtype(), count=end)[chunk.offset :]
+    bits = np.unpackbits(np.frombuffer(validity, np.uint8), count=end, bitorder="little")
+    return np.where(bits[chunk.offset :].view(np.bool_), values, fill)
 
 
 def _lookup_codes(
-    column: pa.ChunkedArray, lookup: Callable[[list[Any]], Sequence[Any]], dtype: Any
+    column: pa.ChunkedArray, lookup: Callable[[tuple[Any, ...]], Sequence[Any]], dtype: Any
 ) -> np.ndarray:
-    """Map a dictionary column through `lookup(dictionary values) -> codes`, chunk by chunk."""
+    """Map a dictionary column through `lookup(dictionary values) -> codes`, chunk by
+    chunk; a null maps to the last code, `lookup`'s answer for None."""
     pieces = []
     for chunk in column.chunks:
         if not pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary_encode()
-        table = np.asarray(lookup(chunk.dictionary.to_pylist()), dtype=dtype)
-        indices = pc.fill_null(chunk.indices, 0).to_numpy(zero_copy_only=False)
-        pieces.append(table[indices] if len(table) else np.zeros(len(indices), dtype))
+        values = (*chunk.dictionary.to_pylist(), None)
+        table = np.asarray(lookup(values), dtype=dtype)
+        pieces.append(table[_chunk_ints(chunk.indices, len(values) - 1)])
     return np.concatenate(pieces) if pieces else np.zeros(0, dtype)
 
 
-def _outcome_codes(values: list[str | None]) -> list[int]:
+def _outcome_codes(values: tuple[str | None, ...]) -> list[int]:
+    """Outcome texts -> codes; None (only the null slot `_lookup_codes` adds) -> 0."""
     known = {o.value: i for i, o in enumerate(OUTCOMES)}
-    unknown = sorted({str(v) for v in values if v not in known})
+    unknown = sorted({str(v) for v in values[:-1] if v not in known})
     if unknown:
         raise RunDirError(f"request records carry unknown outcomes: {', '.join(unknown)}")
-    return [known[v] for v in values]
+    return [known.get(v, 0) for v in values]

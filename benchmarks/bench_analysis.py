@@ -1,7 +1,8 @@
 """Analysis scale: `surge report` time and peak memory on 1 and 10 million generated requests.
 
 Not a test. Generates a run directory shaped like a real one (8 workers, a part per
-worker every 10 s, a staircase that crosses a throttling limit), then runs
+worker every 10 s, a staircase that crosses a throttling limit, random latencies
+that do not compress artificially, a health sample per worker per second), then runs
 `surge report` on it in a child process and prints wall time, the child's peak RSS
 (from wait4) and bytes per request on disk. Goals (issue 10): 10 M requests in under
 10 s and 2 GB; 12 or fewer bytes per request.
@@ -26,7 +27,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from surge.results import REQUEST_SCHEMA, build_manifest, list_parts, write_manifest, write_part
+from surge.results import (
+    HEALTH_SCHEMA,
+    REQUEST_SCHEMA,
+    build_manifest,
+    list_parts,
+    write_health,
+    write_manifest,
+    write_part,
+)
 from surge.schedule import parse_schedule
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
@@ -107,6 +116,31 @@ def worker_table(rng: np.random.Generator, schedule: Any, worker: int, start_us:
     return pa.Table.from_arrays([columns[f.name] for f in REQUEST_SCHEMA], schema=REQUEST_SCHEMA)
 
 
+def health_rows(rng: np.random.Generator, schedule: Any, start_us: int) -> dict[str, list]:
+    """One health sample per worker per second, as the engine writes them: CPU that
+    follows the offered rate (below the saturation limit), send lag of a few hundred us."""
+    seconds = np.arange(1, int(schedule.duration_s) + 1)
+    rate = np.array([schedule.rate_at(float(t) - 0.5, WORKERS) for t in seconds]) / WORKERS
+    peak = max(float(rate.max()), 1.0)
+    columns: dict[str, list] = {name: [] for name in HEALTH_SCHEMA.names}
+    for w in range(WORKERS):
+        n = len(seconds)
+        p50 = rng.normal(200, 30, n).clip(50)
+        columns["time_us"] += (start_us + seconds * 1_000_000).tolist()
+        columns["worker"] += [f"w{w}"] * n
+        columns["cpu_percent"] += (15 + 55 * rate / peak + rng.normal(0, 4, n)).clip(1, 99).tolist()
+        columns["send_lag_p50_us"] += p50.astype(int).tolist()
+        columns["send_lag_p99_us"] += (p50 * rng.uniform(4, 8, n)).astype(int).tolist()
+        columns["send_lag_max_us"] += (p50 * rng.uniform(10, 40, n)).astype(int).tolist()
+        columns["in_flight"] += (rate * 0.05 * rng.uniform(0.5, 2, n)).astype(int).tolist()
+        columns["sent"] += rng.poisson(rate).tolist()
+        columns["late"] += rng.poisson(rate * 0.001).tolist()
+        columns["dropped"] += [0] * n
+        columns["cpu_wait_percent"] += rng.uniform(0, 3, n).tolist()
+        columns["loop_lag_p99_us"] += rng.normal(800, 150, n).clip(100).astype(int).tolist()
+    return columns
+
+
 def generate(run_dir: Path, total: int) -> int:
     """Write the run directory; returns the number of request records."""
     if run_dir.exists():
@@ -123,6 +157,7 @@ def generate(run_dir: Path, total: int) -> int:
             if hi > lo:
                 write_part(run_dir, f"w{w}", seq, table.slice(lo, hi - lo))
         rows += table.num_rows
+    write_health(run_dir, health_rows(rng, schedule, start_us))
     manifest = build_manifest(
         run_id=run_dir.name,
         schedule=schedule,

@@ -1,12 +1,16 @@
 """One worker's open-model loop: arrivals on schedule, a slot each, independent of responses.
 
-A dispatcher greenlet sleeps until each intended send time of this worker's share
-(`locustfiles.arrivals`) and hands the arrival to a free slot. A slot is a pooled
-instance of the scenario's User class (so ``self.client`` keeps its keep-alive
-connection) running exactly one task per arrival, with no ``wait_time``. Slots grow on
-demand up to ``max_in_flight``; beyond that arrivals queue (they become late) and one
-still queued ``max_lateness`` after its intended time is recorded as dropped. Nothing is
-started at or after the hard end.
+A dispatcher greenlet wakes at most once per `TICK_S` and releases every arrival of this
+worker's share (`locustfiles.arrivals`) that is due by then into a ready queue; each
+arrival keeps its own exact intended send time, the tick only batches the wake-ups (one
+timer per tick instead of one per request). Slots are long-lived greenlets, each owning
+one instance of the scenario's User class (so ``self.client`` keeps its keep-alive
+connection), that take arrivals from the ready queue and run exactly one task each, with
+no ``wait_time``. Slots are added on demand up to ``max_in_flight``; beyond that arrivals
+wait in the queue and become late. An arrival whose send would happen more than
+``max_lateness`` after its intended time is recorded as dropped and not sent, whoever
+was late: a busy slot or the dispatcher itself. Nothing is started at or after the hard
+end.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import gevent
 import gevent.pool
 from gevent.event import Event
+from gevent.hub import Waiter, get_hub
 from locust import User
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
 
@@ -33,7 +38,7 @@ from surge.errors import ScheduleError
 
 logger = logging.getLogger(__name__)
 
-SPIN_THRESHOLD_S = 0.0005  # closer than this to an intended time: send now, do not sleep
+TICK_S = 0.001  # the dispatcher wakes at most this often; due arrivals go out together
 LATE_AFTER_S = 0.010  # the health contract's definition of "late"
 SWEEP_INTERVAL_S = 0.1  # how often queued arrivals are checked against max_lateness
 DRAIN_POLL_S = 0.05
@@ -134,10 +139,10 @@ class Dispatcher:
         self.in_flight = 0
         self.lags: list[float] = []
         self.late = self.dropped = self.sent = 0
-        self._free: list[User] = []
         self._users: list[User] = []  # every slot's user, for on_stop
-        self._created = 0
-        self._backlog: collections.deque[Arrival] = collections.deque()
+        self._slots = 0
+        self._ready: collections.deque[Arrival] = collections.deque()  # due, waiting for a slot
+        self._idle: list[Waiter] = []  # slots waiting for an arrival
         self._wake = Event()
         self._rng = random.Random()
         self._greenlets = gevent.pool.Group()
@@ -168,11 +173,11 @@ class Dispatcher:
     def drain(self, timeout_s: float) -> None:
         """Wait for in-flight (and still queued) arrivals up to `timeout_s`, then abandon them."""
         deadline = time.monotonic() + timeout_s
-        while (self.in_flight or self._backlog) and time.monotonic() < deadline:
+        while (self.in_flight or self._ready) and time.monotonic() < deadline:
             gevent.sleep(DRAIN_POLL_S)
+        self.state = DispatchState.DONE
         self._greenlets.kill(block=True, timeout=1.0)
         self._drop_backlog(DROPPED_STOPPED)
-        self.state = DispatchState.DONE
         for user in self._users:  # Locust calls on_stop when a user ends; so do we
             with gevent.Timeout(ON_STOP_TIMEOUT_S, False):
                 self._call(user.on_stop, None)
@@ -180,73 +185,97 @@ class Dispatcher:
 
     def _drop_backlog(self, reason: str) -> None:
         now = time.time()
-        while self._backlog:
-            self._drop(self._backlog.popleft(), now, reason)
+        while self._ready:
+            self._drop(self._ready.popleft(), now, reason)
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
-        stream, wake = self.stream, self._wake
+        stream, wake, clock = self.stream, self._wake, time.time
+        start, hard_end, max_late = self.start_epoch, self.hard_end_epoch, self.max_lateness_s
+        pick, rng, ready = self.picker.pick, self._rng, self._ready
+        next_tick = 0.0
         while self.state is DispatchState.RUNNING:
             nxt = stream.peek()
             if nxt is None:
                 break
-            offset, stage = nxt
-            intended = self.start_epoch + offset
-            if intended >= self.hard_end_epoch:
+            intended = start + nxt[0]
+            if intended >= hard_end:
                 break
-            delay = intended - time.time()
-            if delay > SPIN_THRESHOLD_S:
+            now = clock()
+            if intended > now:
+                # sleep to the arrival, but wake no more often than once a tick
                 wake.clear()
-                if wake.wait(delay):
+                if wake.wait(max(intended, next_tick) - now):
                     continue  # re-split or stop: peek again
-            stream.take()
-            self.recorder.current_stage = stage
-            self._submit(Arrival(intended, stage, self.picker.pick(self._rng)))
-            if delay <= 0:
-                gevent.sleep(0)  # behind schedule: still let responses be read
+                now = clock()
+            released = 0
+            while nxt is not None:  # release everything due by now
+                intended = start + nxt[0]
+                if intended > now or intended >= hard_end:
+                    break
+                stream.take()
+                stage = nxt[1]
+                self.recorder.current_stage = stage
+                arrival = Arrival(intended, stage, pick(rng))
+                if now - intended > max_late:  # the dispatcher itself fell that far behind
+                    self._drop(arrival, now)
+                else:
+                    ready.append(arrival)
+                    released += 1
+                nxt = stream.peek()
+            if released:
+                next_tick = now + TICK_S
+                self._wake_slots(released)
+                gevent.sleep(0)  # let the slots send (and responses be read) before the next tick
         self.state = DispatchState.DRAINING
 
-    def _submit(self, arrival: Arrival) -> None:
-        if self._free:
-            user = self._free.pop()
-        elif self._created < self.max_in_flight:
-            user = None  # created inside the slot greenlet (its __init__ may be slow)
-            self._created += 1
-        else:
-            self._backlog.append(arrival)
-            return
-        self.in_flight += 1
-        self._greenlets.spawn(self._serve, user, arrival)
+    def _wake_slots(self, count: int) -> None:
+        """Hand `count` new arrivals to idle slots, adding slots up to max_in_flight."""
+        idle, run_callback = self._idle, get_hub().loop.run_callback
+        while count and idle:
+            run_callback(idle.pop().switch, None)
+            count -= 1
+        while count and self._slots < self.max_in_flight:
+            self._slots += 1
+            self._greenlets.spawn(self._slot)
+            count -= 1
 
-    def _serve(self, user: User | None, arrival: Arrival) -> None:
+    def _slot(self) -> None:
+        """One slot: its own user instance, serving arrivals from the ready queue forever."""
+        ready = self._ready
         try:
-            if user is None:
-                try:
-                    user = self.user_class(self.environment)
-                except Exception:
-                    self._created -= 1
-                    raise
-                guard_user(user, allow_hosts=self.allow_hosts, timeout_s=self.timeout_s)
-                self._users.append(user)
-                self._call(user.on_start, arrival)
-            self._run_one(user, arrival)
-            while self._backlog and self.state is not DispatchState.DONE:
-                nxt = self._backlog.popleft()
-                now = time.time()
-                if now - nxt.intended > self.max_lateness_s:
-                    self._drop(nxt, now)
-                    continue
-                if now >= self.hard_end_epoch:
-                    self._drop(nxt, now, DROPPED_STOPPED)
-                    continue
-                self._run_one(user, nxt)
-        finally:
-            self.in_flight -= 1
-            if user is not None:
-                self._free.append(user)
+            user = self.user_class(self.environment)
+        except Exception:
+            self._slots -= 1
+            raise
+        guard_user(user, allow_hosts=self.allow_hosts, timeout_s=self.timeout_s)
+        self._users.append(user)
+        started = False
+        while self.state is not DispatchState.DONE:
+            if not ready:
+                waiter = Waiter()
+                self._idle.append(waiter)
+                waiter.get()
+                continue
+            arrival = ready.popleft()
+            self.in_flight += 1
+            try:
+                if not started:  # on_start runs in the slot, before its first arrival
+                    started = True
+                    self._call(user.on_start, arrival)
+                self._run_one(user, arrival)
+            finally:
+                self.in_flight -= 1
 
     def _run_one(self, user: User, arrival: Arrival) -> None:
-        lag = time.time() - arrival.intended
+        now = time.time()
+        lag = now - arrival.intended
+        if lag > self.max_lateness_s:  # a send this late would measure the generator
+            self._drop(arrival, now)
+            return
+        if now >= self.hard_end_epoch:
+            self._drop(arrival, now, DROPPED_STOPPED)
+            return
         self.lags.append(lag)
         self.sent += 1
         if lag > LATE_AFTER_S:
@@ -283,9 +312,10 @@ class Dispatcher:
         )
 
     def _sweep_backlog(self) -> None:
+        """Queued arrivals past max_lateness are dropped even while every slot is busy."""
         while self.state is not DispatchState.DONE:
             now = time.time()
-            backlog = self._backlog
-            while backlog and now - backlog[0].intended > self.max_lateness_s:
-                self._drop(backlog.popleft(), now)
+            ready = self._ready
+            while ready and now - ready[0].intended > self.max_lateness_s:
+                self._drop(ready.popleft(), now)
             gevent.sleep(SWEEP_INTERVAL_S)

@@ -1,8 +1,11 @@
 """The master side of a run: who generates, their shares, live status, thresholds, manifest.
 
 The master never sends load. It keeps the fleet's membership from the workers' beats
-(a worker silent for `WORKER_SILENCE_S` is taken out, a new one put in) and sends every
-worker its `Plan` whenever membership changes, effective `RESPLIT_DELAY_S` later so
+and Locust's own connection bookkeeping (a worker that said goodbye or that Locust's
+heartbeats declared missing is out at once; one silent for `WORKER_SILENCE_S` is out
+unless it is a live process on this host, which gets `ALIVE_SILENCE_S`; a worker that
+beats again is put back in), and sends every worker its `Plan` whenever membership
+changes, effective `RESPLIT_DELAY_S` later so
 all workers switch at the same arrival. Once a second it merges the workers' health
 samples (counts and histograms are added, never percentiles averaged), rewrites
 ``status.json``, evaluates thresholds and, on a sustained ``abort_on_fail`` breach,
@@ -15,6 +18,8 @@ import collections
 import datetime as dt
 import enum
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +36,13 @@ from surge.schedule import Schedule
 from surge.thresholds import MetricKind, Threshold
 
 logger = logging.getLogger(__name__)
+_HOSTNAME = socket.gethostname()
 
 CONTROL_INTERVAL_S = 0.1
 STATUS_INTERVAL_S = 1.0
 WORKER_SILENCE_S = 1.0  # 4 missed beats: out of the split (re-split done within 2 s of a loss)
+#: a silent worker whose process still lives on this host is busy, not dead: give it longer
+ALIVE_SILENCE_S = 10.0
 RESPLIT_DELAY_S = 0.3  # time for a new plan to reach every worker before it applies
 START_DELAY_S = 1.5  # from "start" to the first arrival: workers need the plan first
 STATUS_WINDOW_S = 5  # seconds of merged samples behind status.json's latency figures
@@ -177,6 +185,8 @@ class FleetController:
         if info is None:
             info = self.workers[client_id] = WorkerInfo(client_id, data["worker"], time.monotonic())
         info.last_seen = time.monotonic()
+        if "pid" in data:
+            info.host, info.pid = data["host"], data["pid"]
 
     def on_health(self, client_id: str, data: dict[str, Any]) -> None:
         self.on_beat(client_id, data)
@@ -209,8 +219,10 @@ class FleetController:
 
     # ------------------------------------------------------------------ the loop
     def _control_loop(self) -> None:
-        next_status = time.monotonic()
+        next_status = last = time.monotonic()
         while True:
+            self._excuse_own_stall(time.monotonic() - last - CONTROL_INTERVAL_S)
+            last = time.monotonic()
             self._update_membership()
             now = time.time()
             offset = now - self.start_epoch
@@ -228,6 +240,13 @@ class FleetController:
                 self._write_status()
             gevent.sleep(CONTROL_INTERVAL_S)
 
+    def _excuse_own_stall(self, stall_s: float) -> None:
+        """A master frozen for a while (a starved process) heard no beats meanwhile: the
+        workers were not silent, the master was deaf, so that time does not count."""
+        if stall_s > CONTROL_INTERVAL_S:
+            for w in self.workers.values():
+                w.last_seen += stall_s
+
     def _workers_done(self) -> bool:
         live = [self.workers[c] for c in self.members if c in self.workers]
         waited = time.monotonic() - (self._end_seen or time.monotonic())
@@ -241,12 +260,11 @@ class FleetController:
         return self._stop_requested or self.state is RunState.ABORTING
 
     def _update_membership(self) -> None:
-        now = time.monotonic()
         known = _locust_clients(self.environment.runner)
-        alive = sorted(
-            c for c, w in self.workers.items()
-            if now - w.last_seen <= WORKER_SILENCE_S and (known is None or c in known)
-        )  # fmt: skip
+        if known is None:  # standalone: the one local engine is always a member
+            alive = sorted(self.workers)
+        else:
+            alive = sorted(c for c, w in self.workers.items() if c in known and _alive(w))
         if tuple(alive) == self.members:
             return
         gone = set(self.members) - set(alive)
@@ -483,6 +501,31 @@ class FleetController:
 
 def _iso(t: dt.datetime | None) -> str | None:
     return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if t else None
+
+
+def _alive(worker: WorkerInfo) -> bool:
+    """Beating recently, or silent but a live process on this host (a starved one)."""
+    silent = time.monotonic() - worker.last_seen
+    if silent <= WORKER_SILENCE_S:
+        return True
+    if silent > ALIVE_SILENCE_S or worker.host != _HOSTNAME or worker.pid <= 0:
+        return False
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, someone else's
+    return _not_zombie(worker.pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    """A killed child not yet reaped by its parent still answers kill(pid, 0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust kill(0)
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _locust_clients(runner: Any) -> set[str] | None:

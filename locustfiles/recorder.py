@@ -1,11 +1,15 @@
 """Every request of a worker, in columns, flushed to Parquet parts off the hot path.
 
 The hot path (Locust's ``request`` event, fired by the user class's own client) only
-appends plain values to per-column lists. Once a second the sampler summarises the
-rows added since the last tick with numpy (latency histograms, outcome counts); every
+appends plain values to per-column arrays: numbers go into ``array`` columns (machine
+integers, no Python object kept per value), strings into lists of the same few shared
+objects (names, outcomes). Once a second the sampler summarises the rows added since
+the last tick with numpy on those buffers (latency histograms, outcome counts); every
 `FLUSH_INTERVAL_S` the columns are swapped for empty ones and the full batch is
 written by a thread of gevent's threadpool through `surge.results.write_part` (temp
-file + rename), so a crash loses at most the last interval.
+file + rename), so a crash loses at most the last interval. `warm_up` builds one empty
+part in memory before the run, so the lazy imports pyarrow does on first use (pandas
+among them) do not hold the interpreter lock in the middle of a run.
 
 Locust's own statistics are left to Locust: they see each request exactly as the
 client reported it, i.e. the *uncorrected* service time. surge's records carry both
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,18 +30,22 @@ import numpy as np
 
 from locustfiles.context import CURRENT_ARRIVAL, OUTCOME_OVERRIDE
 from locustfiles.histogram import bucket_counts
-from surge.results import Outcome, write_part
+from surge.results import Outcome, requests_table, write_part
 
 logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 5.0  # the contract asks for at most 10 s of loss on a crash
-COLUMNS = (
-    "name", "method", "stage", "intended_us", "sent_us", "latency_us",
-    "service_us", "status", "outcome", "bytes", "error",
-)  # fmt: skip
+#: column -> array typecode for numbers; None: a list (strings, shared objects)
+COLUMN_TYPES: dict[str, str | None] = {
+    "name": None, "method": None, "stage": "h", "intended_us": "q", "sent_us": "q",
+    "latency_us": "q", "service_us": "q", "status": "h", "outcome": None, "bytes": "i",
+    "error": None,
+}  # fmt: skip
+COLUMNS = tuple(COLUMN_TYPES)
+NOT_SENT = -1  # sent_us / service_us of a dropped request (null in the Parquet part)
 _OK, _REJECTED, _ERROR, _TIMEOUT, _DROPPED = (o.value for o in Outcome)
 MAX_ERROR_CHARS = 200
-DROPPED_LATE = "dropped: no free slot within max_lateness"
+DROPPED_LATE = "dropped: could not be sent within max_lateness"
 DROPPED_STOPPED = "dropped: the run stopped (stop command, hard end or lost master) first"
 
 
@@ -65,7 +74,7 @@ class Recorder:
         self.run_dir = Path(run_dir)
         self.worker_id = worker_id
         self.current_stage = 0
-        self._cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        self._cols = _empty_columns()
         self._mark = 0  # rows already summarised by `sample`
         self._seq = 0
         self._writes: list[gevent.Greenlet] = []
@@ -124,9 +133,9 @@ class Recorder:
         c["method"].append("")
         c["stage"].append(stage)
         c["intended_us"].append(int(intended * 1e6))
-        c["sent_us"].append(None)
+        c["sent_us"].append(NOT_SENT)
         c["latency_us"].append(int((now - intended) * 1e6))
-        c["service_us"].append(None)
+        c["service_us"].append(NOT_SENT)
         c["status"].append(0)
         c["outcome"].append(_DROPPED)
         c["bytes"].append(0)
@@ -140,12 +149,10 @@ class Recorder:
         start, self._mark = self._mark, end
         outcomes = Counter(c["outcome"][start:end])
         self.totals.update(outcomes)
-        sent_rows = [i for i in range(start, end) if c["outcome"][i] != _DROPPED]
-        if sent_rows:
-            lat = np.fromiter((c["latency_us"][i] for i in sent_rows), np.int64, len(sent_rows))
-            svc = np.fromiter((c["service_us"][i] for i in sent_rows), np.int64, len(sent_rows))
-        else:
-            lat = svc = np.empty(0, np.int64)
+        svc = np.frombuffer(c["service_us"], np.int64)[start:end]
+        sent = svc != NOT_SENT
+        lat = np.frombuffer(c["latency_us"], np.int64)[start:end][sent]
+        svc = svc[sent]
         return {
             "outcomes": dict(outcomes),
             "hist_corrected": bucket_counts(lat),
@@ -158,13 +165,12 @@ class Recorder:
         if self._mark < len(self._cols["outcome"]):
             self.sample()  # keep totals complete even for rows not yet sampled
         if self._cols["outcome"]:
-            batch, self._cols = self._cols, {c: [] for c in COLUMNS}
+            batch, self._cols = self._cols, _empty_columns()
             self._mark = 0
-            batch["worker"] = [self.worker_id] * len(batch["outcome"])
             seq, self._seq = self._seq, self._seq + 1
             self.rows_written += len(batch["outcome"])
             pool = gevent.get_hub().threadpool
-            self._writes.append(pool.spawn(write_part, self.run_dir, self.worker_id, seq, batch))
+            self._writes.append(pool.spawn(_write_batch, self.run_dir, self.worker_id, seq, batch))
         self._writes = [w for w in self._writes if not w.ready()]
         if wait:
             for w in self._writes:
@@ -173,6 +179,35 @@ class Recorder:
                 except Exception:  # a full disk must not hide the rest of the run
                     logger.exception("writing a request part failed")
             self._writes = []
+
+
+def warm_up() -> None:
+    """Build an empty part in memory: pyarrow's first use imports pandas and more (over a
+    second of CPU on a busy machine), which must not happen in a writer thread mid-run."""
+    requests_table(_arrow_columns(_empty_columns(), "warm-up"))
+
+
+def _empty_columns() -> dict[str, Any]:
+    return {c: ([] if t is None else array(t)) for c, t in COLUMN_TYPES.items()}
+
+
+def _arrow_columns(batch: dict[str, Any], worker_id: str) -> dict[str, Any]:
+    """Columns as `surge.results.requests_table` takes them; NOT_SENT becomes null."""
+    import pyarrow as pa
+
+    cols: dict[str, Any] = dict(batch)
+    for name in ("sent_us", "service_us"):
+        values = np.frombuffer(batch[name], np.int64)
+        cols[name] = pa.array(values, mask=values == NOT_SENT, type=pa.int64())
+    for name in ("stage", "intended_us", "latency_us", "status", "bytes"):
+        cols[name] = np.frombuffer(batch[name], np.dtype(batch[name].typecode))
+    cols["worker"] = [worker_id] * len(batch["outcome"])
+    return cols
+
+
+def _write_batch(run_dir: Path, worker_id: str, seq: int, batch: dict[str, Any]) -> Path:
+    """In a writer thread: arrays -> Arrow columns -> one Parquet part."""
+    return write_part(run_dir, worker_id, seq, _arrow_columns(batch, worker_id))
 
 
 def _error_text(exception: BaseException) -> str:

@@ -1,17 +1,29 @@
 """The reference scenario: shoppers sign in (Cognito-shaped), browse, and buy.
 
-Tasks ``browse`` (list products, look at one) and ``buy`` (a random product and
-quantity, with the shopper's token). Outcomes: 2xx ok; 409 sold out ``rejected`` (a
-valid answer); 401 signs in again once; 429, 5xx and connection errors ``error``;
-timeouts ``timeout``. Tokens are cached per simulated shopper and refreshed before
-they expire; sign-ins pass a per-process token bucket so thousands of shoppers do not
-stampede the identity provider. Requests go only to the schedule's allow_hosts.
+Every arrival makes exactly ONE API request, so the achieved rate of a run equals the
+offered one: ``browse`` is one GET (the product list, or one product), ``buy`` is one
+POST (a random product and quantity, with the shopper's token). The extra requests are
+those a real client also makes now and then, each under its own name:
+
+- ``POST sign-in``: a shopper without a valid token signs in first. Tokens are cached
+  per simulated shopper and refreshed before they expire; sign-ins pass a per-process
+  token bucket so thousands of shoppers do not stampede the identity provider.
+- ``GET /products (catalog)``: the product ids buys and product views choose from are
+  one list per process (`Catalog`), loaded with ``GET /products`` on first use and again
+  once it is older than `CATALOG_MAX_AGE_S`; every browse of the list refreshes it for
+  free. Product ids are never guessed.
+
+Outcomes: 2xx ok; 409 sold out ``rejected`` (a valid answer); 401 signs in again once;
+429, 5xx and connection errors ``error``; timeouts ``timeout``. Requests go only to the
+schedule's allow_hosts.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import time
+from typing import Any
 
 import gevent
 from gevent.event import Event
@@ -30,12 +42,55 @@ from locustfiles.shopper import (
 )
 
 MAX_QUANTITY = 3
+CATALOG_MAX_AGE_S = 30.0  # a product list older than this is loaded again before use
+LIST_SHARE = 0.5  # of browse arrivals, the share that views the list (the rest: one product)
 _TOKENS = TokenCache()
 _SIGN_INS: TokenBucket | None = None
 _SETTINGS: ShopSettings | None = None
 #: shoppers being signed in right now: other slots wait for that token instead of signing in
 _SIGNING_IN: dict[str, Event] = {}
 SIGN_IN_WAIT_S = 30.0  # without a schedule (plain Locust), how long to wait for that sign-in
+
+
+class Catalog:
+    """The shop's product ids, one list per process, shared by every slot.
+
+    Only one slot loads it at a time; the others wait for that load instead of sending
+    their own (or guessing ids).
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.loaded_at = -CATALOG_MAX_AGE_S  # monotonic
+        self._loading: Event | None = None
+
+    def stale(self) -> bool:
+        return time.monotonic() - self.loaded_at > CATALOG_MAX_AGE_S
+
+    def update(self, body: Any) -> None:
+        """Take the ids from a ``GET /products`` answer."""
+        self.ids = [str(p["id"]) for p in body.get("products", [])]
+        self.loaded_at = time.monotonic()
+
+    def ensure(self, client: Any, wait_s: float) -> list[str]:
+        """The current ids, loading them first if they are missing or stale."""
+        if not self.stale():
+            return self.ids
+        if self._loading is not None:  # another slot is loading it: wait for that
+            self._loading.wait(wait_s)
+            return self.ids
+        self._loading = Event()
+        try:
+            with client.get("/products", name="GET /products (catalog)", catch_response=True) as r:
+                if r.status_code == 200:
+                    self.update(r.json())
+        finally:
+            done, self._loading = self._loading, None
+            done.set()
+        return self.ids
+
+
+CATALOG = Catalog()
 
 
 class ShopUser(FastHttpUser):
@@ -57,24 +112,27 @@ class ShopUser(FastHttpUser):
             )
         self.settings = _SETTINGS
         self.rng = random.Random()
-        self.products: list[str] = []
 
     # ------------------------------------------------------------------ tasks
     @task(7)
     def browse(self) -> None:
-        with self.client.get("/products", name="GET /products", catch_response=True) as r:
-            if r.status_code == 200:
-                self.products = [str(p["id"]) for p in r.json().get("products", [])]
-        if self.products:
-            pid = self.rng.choice(self.products)
-            self.client.get(f"/products/{pid}", name="GET /products/{id}")
+        """One GET: the product list (which refreshes the catalog) or one product."""
+        ids = CATALOG.ids if not CATALOG.stale() else []
+        if not ids or self.rng.random() < LIST_SHARE:
+            with self.client.get("/products", name="GET /products", catch_response=True) as r:
+                if r.status_code == 200:
+                    CATALOG.update(r.json())
+            return
+        self.client.get(f"/products/{self.rng.choice(ids)}", name="GET /products/{id}")
 
     @task(3)
     def buy(self) -> None:
-        if not self.products:
-            self.products = [str(i) for i in range(1, 11)]
+        """One POST of a random product and quantity (after a sign-in, if one is due)."""
+        ids = CATALOG.ensure(self.client, self._wait_s())
+        if not ids:
+            return  # the catalog failed to load; that request is recorded as the error
         shopper = shop_credentials().username(pick_shopper(self.rng, self.settings.users))
-        pid = self.rng.choice(self.products)
+        pid = self.rng.choice(ids)
         body = {"quantity": self.rng.randint(1, MAX_QUANTITY)}
         for attempt in range(2):  # a 401 signs in again, once
             token = self._token(shopper)
@@ -100,7 +158,7 @@ class ShopUser(FastHttpUser):
             return token
         pending = _SIGNING_IN.get(shopper)
         if pending is not None:  # another slot is signing this shopper in: share its token
-            pending.wait(self._sign_in_wait_s())
+            pending.wait(self._wait_s())
             return _TOKENS.valid(shopper)
         done = _SIGNING_IN[shopper] = Event()
         try:
@@ -109,7 +167,8 @@ class ShopUser(FastHttpUser):
             del _SIGNING_IN[shopper]
             done.set()
 
-    def _sign_in_wait_s(self) -> float:
+    def _wait_s(self) -> float:
+        """How long to wait for another slot's sign-in or catalog load."""
         schedule = getattr(self, "surge_schedule", None)
         return schedule.limits.timeout_s if schedule else SIGN_IN_WAIT_S
 

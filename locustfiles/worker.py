@@ -26,7 +26,7 @@ from locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
 from locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
 from locustfiles.health import ProcessHealth
 from locustfiles.histogram import bucket_counts
-from locustfiles.recorder import FLUSH_INTERVAL_S, Recorder
+from locustfiles.recorder import FLUSH_INTERVAL_S, Recorder, warm_up
 from surge.errors import ScheduleError
 from surge.schedule import Schedule, parse_schedule
 
@@ -132,6 +132,7 @@ class WorkerEngine:
         self._stopping = False
         self._finished = False
         environment.events.request.add_listener(self._on_request)
+        warm_up()  # before any plan: pyarrow's lazy imports must not stall a running worker
 
     # ------------------------------------------------------------------ messages
     def on_plan(self, plan: Plan) -> None:
@@ -256,9 +257,10 @@ class WorkerEngine:
         """Liveness for the master's membership (runs from process start)."""
         while True:
             try:
-                self.environment.runner.send_message(
-                    MSG_BEAT, {"worker": self.worker_id, "state": self.state.value}
-                )
+                self.environment.runner.send_message(MSG_BEAT, {
+                    "worker": self.worker_id, "state": self.state.value,
+                    "host": socket.gethostname(), "pid": os.getpid(),
+                })  # fmt: skip
             except Exception:  # the master is gone or reconnecting; the watchdog decides
                 logger.debug("beat not sent", exc_info=True)
             gevent.sleep(BEAT_INTERVAL_S)

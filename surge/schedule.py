@@ -71,6 +71,16 @@ class Stage:
     def expected_requests(self) -> float:
         return (self.rate_from + self.rate_to) / 2.0 * self.duration_s
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "kind": self.kind.value,
+            "start_s": self.start_s,
+            "duration_s": self.duration_s,
+            "rate_from": self.rate_from,
+            "rate_to": self.rate_to,
+        }
+
     def describe(self) -> str:
         if self.kind is StageKind.HOLD:
             return f"hold {self.rate_to:g}/s for {format_duration(self.duration_s)}"
@@ -168,17 +178,7 @@ class Schedule:
                 "mix": dict(self.scenario.mix),
             },
             "per_worker": self.per_worker,
-            "stages": [
-                {
-                    "index": s.index,
-                    "kind": s.kind.value,
-                    "start_s": s.start_s,
-                    "duration_s": s.duration_s,
-                    "rate_from": s.rate_from,
-                    "rate_to": s.rate_to,
-                }
-                for s in self.stages
-            ],
+            "stages": [stage.to_dict() for stage in self.stages],
             "limits": {
                 "timeout_s": self.limits.timeout_s,
                 "max_in_flight": self.limits.max_in_flight,

@@ -37,15 +37,7 @@ def schedule_summary(schedule: Schedule) -> dict[str, Any]:
             {"rule": t.rule, "abort_on_fail": t.abort_on_fail} for t in schedule.thresholds
         ],
         "stages": [
-            {
-                "index": s.index,
-                "kind": s.kind.value,
-                "start_s": s.start_s,
-                "duration_s": s.duration_s,
-                "rate_from": s.rate_from,
-                "rate_to": s.rate_to,
-                "label": s.describe().replace("->", "\N{RIGHTWARDS ARROW}"),
-            }
+            {**s.to_dict(), "label": s.describe().replace("->", "\N{RIGHTWARDS ARROW}")}
             for s in schedule.stages
         ],
     }
