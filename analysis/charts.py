@@ -233,22 +233,14 @@ def distribution_chart(hist: pd.DataFrame, marks: dict[str, float]) -> str:
     shares = hist[["corrected", "uncorrected"]].to_numpy() / total
     edges = np.append(hist["lo_s"].to_numpy(), hist["hi_s"].to_numpy()[-1:])
     # one filled step outline per series: as many bars cost one artist each to draw
-    ax.stairs(
-        shares[:, 1],
-        edges,
-        fill=True,
-        color=COLORS["baseline"],
-        alpha=0.7,
-        label="uncorrected (from actual send)",
+    series = (
+        (1, "baseline", 0.7, "uncorrected (from actual send)"),
+        (0, "current", 0.6, "corrected (from intended send)"),
     )
-    ax.stairs(
-        shares[:, 0],
-        edges,
-        fill=True,
-        color=COLORS["current"],
-        alpha=0.6,
-        label="corrected (from intended send)",
-    )
+    for column, color, alpha, label in series:
+        ax.stairs(
+            shares[:, column], edges, fill=True, color=COLORS[color], alpha=alpha, label=label
+        )
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(_seconds_label))
     top = max(float(shares.max(initial=0)), 0.01) * 1.35

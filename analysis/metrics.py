@@ -18,11 +18,13 @@ Definitions (the same for a second, a stage and the whole run; README "Reports")
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
 from analysis.loading import OUTCOMES, RunData
-from analysis.percentiles import PERCENTILES, grouped_percentiles, grouped_stats, small_codes
+from analysis.percentiles import PERCENTILES, grouped_stats, small_codes
 
 US = 1_000_000.0
 LATENCY_NAMES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p999", "max")
@@ -32,19 +34,21 @@ assert len(COUNT_NAMES) == len(OUTCOMES)
 
 
 def outcome_counts(frame: pd.DataFrame, codes: np.ndarray, n_groups: int) -> pd.DataFrame:
-    """Counts by outcome (and throttled) per group; rows with a negative code are ignored."""
+    """Counts by outcome (and throttled) per group; rows with a negative code are ignored.
+
+    Codes are shifted by one so that ignored rows count in a group -1 that is dropped:
+    no row is selected or copied first."""
     outcome = frame["outcome"].to_numpy()
     throttled = frame["throttled"].to_numpy()
-    if (codes < 0).any():
-        keep = codes >= 0
-        codes, outcome, throttled = codes[keep], outcome[keep], throttled[keep]
     width = len(OUTCOMES)
-    combined = codes.astype(np.int32 if n_groups * width < 2**31 else np.int64)
-    combined *= width
+    shifted = np.maximum(codes, -1).astype(np.int32 if (n_groups + 1) * width < 2**31 else np.int64)
+    shifted += 1
+    combined = shifted * width
     combined += outcome
-    counts = np.bincount(combined, minlength=n_groups * width).reshape(n_groups, width)
+    counts = np.bincount(combined, minlength=(n_groups + 1) * width)
+    counts = counts.reshape(n_groups + 1, width)[1:]
     out = pd.DataFrame(counts, columns=list(COUNT_NAMES))
-    out["throttled"] = np.bincount(codes[throttled], minlength=n_groups)
+    out["throttled"] = np.bincount(shifted[throttled], minlength=n_groups + 1)[1:]
     out["requests"] = counts.sum(axis=1)
     return out
 
@@ -65,15 +69,19 @@ def latency_table(
     run: RunData, codes: np.ndarray, n_groups: int, *, uncorrected: bool = False
 ) -> pd.DataFrame:
     """Exact percentiles and mean (seconds) of corrected latency per group, sent requests
-    only; with `uncorrected`, the service-time percentiles beside them."""
-    stats = grouped_stats(run.sent_latency, codes, n_groups)
+    only; with `uncorrected`, the service-time percentiles beside them (computed in a
+    second thread: NumPy sorts release the GIL, so the two sorts overlap)."""
+    with ThreadPoolExecutor(1) as pool:
+        service = run.requests["service_us"].to_numpy()
+        other = pool.submit(grouped_stats, service, codes, n_groups) if uncorrected else None
+        stats = grouped_stats(run.sent_latency, codes, n_groups)
+        service_stats = other.result() if other is not None else None
     out = pd.DataFrame(stats.percentiles / US, columns=list(LATENCY_NAMES))
     counts = stats.counts
     out["avg"] = np.where(counts > 0, stats.sums / np.maximum(counts, 1) / US, np.nan)
-    if uncorrected:
-        _, upct = grouped_percentiles(run.requests["service_us"].to_numpy(), codes, n_groups)
+    if service_stats is not None:
         for j, name in enumerate(LATENCY_NAMES):
-            out[f"{name}_uncorrected"] = upct[:, j] / US
+            out[f"{name}_uncorrected"] = service_stats.percentiles[:, j] / US
     return out
 
 

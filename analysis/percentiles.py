@@ -21,7 +21,8 @@ import numpy as np
 
 #: the percentiles every latency summary carries (100 = max)
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
-KEY_BITS = 63  # a packed key must stay a non-negative int64
+KEY_BITS = 62  # packed keys and group bounds stay below `LEFT_OUT`
+LEFT_OUT = np.iinfo(np.int64).max  # the key of a row left out: sorts after every group
 
 
 def nearest_rank(n: np.ndarray, percentile: float) -> np.ndarray:
@@ -38,20 +39,13 @@ def small_codes(codes: np.ndarray, n_groups: int) -> np.ndarray:
 
 
 def sorted_by_group(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Non-negative `values` ordered by (group code, value); `codes` all in [0, n_groups)."""
+    """Non-negative `values` ordered by (group code, value); `codes` all in [0, n_groups).
+
+    The general path, for keys too wide to pack (see `grouped_stats` for the fast one)."""
     values = values.astype(np.int64, copy=False)
     if n_groups == 1 or not len(values):
         return np.sort(values)
-    value_bits = max(int(values.max()).bit_length(), 1)
-    group_bits = max(n_groups - 1, 1).bit_length()
-    if value_bits + group_bits > KEY_BITS:
-        return values[np.lexsort((values, codes))]
-    keys = codes.astype(np.int64)
-    keys <<= value_bits
-    keys |= values
-    keys.sort()
-    keys &= (1 << value_bits) - 1
-    return keys
+    return values[np.lexsort((values, codes))]
 
 
 @dataclass(frozen=True)
@@ -70,29 +64,49 @@ def grouped_stats(
     percentiles: Sequence[float] = PERCENTILES,
 ) -> GroupStats:
     """Counts, sums and percentiles of `values` per group `codes`, one of each per row;
-    a negative code or value leaves the row out. The sums come from the sorted groups
-    (exact integer sums, no extra pass over the rows)."""
+    a negative code or value leaves the row out.
+
+    Rows left out get the largest key, so they sort after every group: no row is
+    selected or copied before the one sort, and group boundaries are a binary search
+    of the sorted keys (`_packed_order`)."""
     codes = np.asarray(codes)
     values = np.asarray(values)
-    keep = (values >= 0) & (codes >= 0) & (codes < n_groups)
-    if keep.all():
-        kept_codes, kept_values = codes, values
-    else:
-        kept_codes, kept_values = codes[keep], values[keep]
-    del keep
+    valid = (values >= 0) & (codes >= 0) & (codes < n_groups)
+    top = int(values.max()) if len(values) else 0
+    value_bits = max(top.bit_length(), 1)
+    group_bits = max(n_groups - 1, 1).bit_length()
     if n_groups == 1:
-        return _one_group(kept_values, percentiles)
-    counts = np.bincount(kept_codes, minlength=n_groups)[:n_groups]
-    ordered = sorted_by_group(kept_values, kept_codes, n_groups)
+        return _one_group(values[valid], percentiles)
+    if value_bits + group_bits > KEY_BITS:
+        kept_codes, kept_values = codes[valid], values[valid]
+        ordered = sorted_by_group(kept_values, kept_codes, n_groups)
+        counts = np.bincount(kept_codes, minlength=n_groups)[:n_groups]
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    else:
+        ordered, starts, counts = _packed_order(values, codes, valid, n_groups, value_bits)
     out = np.full((n_groups, len(percentiles)), np.nan)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     present = counts > 0
     for j, p in enumerate(percentiles):
         out[present, j] = ordered[starts[present] + nearest_rank(counts[present], p)]
     sums = np.zeros(n_groups)
-    if len(ordered):
+    if present.any():
         sums[present] = np.add.reduceat(ordered, starts[present])
     return GroupStats(counts=counts, sums=sums, percentiles=out)
+
+
+def _packed_order(
+    values: np.ndarray, codes: np.ndarray, valid: np.ndarray, n_groups: int, value_bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(kept values sorted by (group, value), group starts, group counts)."""
+    keys = codes.astype(np.int64)
+    keys <<= value_bits
+    np.bitwise_or(keys, values, out=keys, casting="unsafe")
+    np.copyto(keys, LEFT_OUT, where=~valid)
+    keys.sort()
+    bounds = np.searchsorted(keys, np.arange(n_groups + 1, dtype=np.int64) << value_bits)
+    kept = keys[: bounds[-1]]  # a view without the left-out rows
+    kept &= (1 << value_bits) - 1
+    return kept, bounds[:-1], np.diff(bounds)
 
 
 def _one_group(values: np.ndarray, percentiles: Sequence[float]) -> GroupStats:

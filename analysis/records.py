@@ -83,7 +83,7 @@ class Throttling:
 
 def read_records(run_dir: Path, throttling: Throttling) -> dict[str, np.ndarray]:
     """Every request of a run as compact columns (see `part_arrays`) plus `names`, the
-    request names that the int16 `name` codes index."""
+    request names that the `name` codes index."""
     parts = list_parts(run_dir)
     if parts:
         try:
@@ -132,7 +132,7 @@ RECORD_TYPES: dict[str, Any] = {
     "status": np.int16,
     "outcome": np.int8,
     "throttled": np.bool_,
-    "name": np.int16,
+    "name": np.int32,
 }
 
 
@@ -165,7 +165,7 @@ def _unify_names(
     position = {n: i for i, n in enumerate(unified)}
     codes = out["name"]
     for i, part in enumerate(names):
-        lookup = np.array([position[str(n)] for n in part] or [0], np.int16)
+        lookup = np.array([position[str(n)] for n in part] or [0], np.int32)
         if not np.array_equal(lookup, np.arange(len(lookup))):
             lo, hi = int(starts[i]), int(starts[i + 1])
             codes[lo:hi] = lookup[codes[lo:hi]]

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.loading import DROPPED, OK, REJECTED, RunData
+from analysis.loading import OK, REJECTED, RunData
 from analysis.metrics import group_summary
 
 MAX_TIMELINE_S = 14 * 24 * 3600  # longer than any schedule (7 days) plus stragglers
@@ -46,12 +46,16 @@ def timeline_length(run: RunData) -> int:
 
 
 def _second_codes(seconds: np.ndarray, n: int) -> np.ndarray:
+    """Seconds as group codes, -1 outside [0, n) (usually none: no copy then)."""
+    if not len(seconds) or (seconds.min() >= -1 and seconds.max() < n):
+        return seconds
     return np.where((seconds >= 0) & (seconds < n), seconds, -1)
 
 
 def _count_by_second(seconds: np.ndarray, n: int) -> np.ndarray:
+    """Rows per second in [0, n); -1 (none) and out-of-range seconds are not counted."""
     codes = _second_codes(seconds, n)
-    return np.bincount(codes[codes >= 0], minlength=n)
+    return np.bincount(codes + 1, minlength=n + 1)[1 : n + 1]  # -1 lands in bin 0
 
 
 def add_offered(timeline: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +69,7 @@ def add_throughput(timeline: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     outcome = frame["outcome"].to_numpy()
     good = (outcome == OK) | (outcome == REJECTED)
     done = np.where(good, frame["done_sec"].to_numpy(), -1)
-    sent = np.where(outcome != DROPPED, frame["sent_sec"].to_numpy(), -1)
+    sent = frame["sent_sec"].to_numpy()  # -1 for dropped requests (`prepare_requests`)
     return timeline.assign(sent=_count_by_second(sent, n), achieved=_count_by_second(done, n))
 
 

@@ -40,6 +40,7 @@ class CumulativeRate:
             total += stage.expected_requests() * scale
         self.total = total
         self.duration_s = self._stages[-1].end_s if self._stages else 0.0
+        self._stage_starts = [s.start_s for s in self._stages]
 
     def at(self, offset_s: float) -> float:
         """Arrivals owed between the start and ``offset_s``."""
@@ -47,7 +48,7 @@ class CumulativeRate:
             return 0.0
         if offset_s >= self.duration_s:
             return self.total
-        i = bisect.bisect_right([s.start_s for s in self._stages], offset_s) - 1
+        i = bisect.bisect_right(self._stage_starts, offset_s) - 1
         stage = self._stages[i]
         tau = offset_s - stage.start_s
         rate_now = stage.rate_at(tau)
@@ -100,26 +101,28 @@ class ArrivalStream:
         self._rng = rng or random.Random()
         self._last = -1.0  # count of the last arrival handed out
         self._pending: float | None = None
+        self._pending_at: tuple[float, int] | None = None  # its (offset, stage), computed once
 
     def resplit(self, split: Split) -> None:
         """Apply a new share from ``split.from_count`` on (earlier splits keep their range)."""
         self._splits = [s for s in self._splits if s.from_count < split.from_count] + [split]
         if self._pending is not None and self._pending >= split.from_count:
-            self._pending = None
+            self._pending = self._pending_at = None
 
     def peek(self) -> tuple[float, int] | None:
         """The next arrival (offset, stage index) without consuming it; None when done."""
         if self._pending is None:
             self._pending = self._next_count(self._last)
-        if self._pending is None:
-            return None
-        return self._cum.inverse(self._pending)
+            if self._pending is None:
+                return None
+            self._pending_at = self._cum.inverse(self._pending)
+        return self._pending_at
 
     def take(self) -> None:
         """Consume the arrival `peek` returned."""
         if self._pending is not None:
             self._last = self._pending
-            self._pending = None
+            self._pending = self._pending_at = None
 
     def _split_for(self, count: float) -> tuple[Split, float]:
         """The split in force at ``count`` and where the next split begins."""

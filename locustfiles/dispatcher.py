@@ -194,6 +194,7 @@ class Dispatcher:
         start, hard_end, max_late = self.start_epoch, self.hard_end_epoch, self.max_lateness_s
         pick, rng, ready = self.picker.pick, self._rng, self._ready
         next_tick = 0.0
+        owe_yield = False  # released arrivals, and the slots have not run since
         while self.state is DispatchState.RUNNING:
             nxt = stream.peek()
             if nxt is None:
@@ -205,9 +206,14 @@ class Dispatcher:
             if intended > now:
                 # sleep to the arrival, but wake no more often than once a tick
                 wake.clear()
+                owe_yield = False
                 if wake.wait(max(intended, next_tick) - now):
                     continue  # re-split or stop: peek again
                 now = clock()
+            elif owe_yield:  # behind schedule: let the slots send and responses be read first
+                owe_yield = False
+                gevent.sleep(0)
+                continue
             released = 0
             while nxt is not None:  # release everything due by now
                 intended = start + nxt[0]
@@ -226,7 +232,7 @@ class Dispatcher:
             if released:
                 next_tick = now + TICK_S
                 self._wake_slots(released)
-                gevent.sleep(0)  # let the slots send (and responses be read) before the next tick
+                owe_yield = True
         self.state = DispatchState.DRAINING
 
     def _wake_slots(self, count: int) -> None:

@@ -51,6 +51,8 @@ def test_sends_later_than_max_lateness_are_dropped_and_standalone_is_never_lost(
 
 def test_frozen_but_alive_worker_stays_in_the_fleet(tmp_path):
     df, manifest = _run(tmp_path, workers=2)
+    # neither taken out of the split for good (lost) nor for a while (stalled, then back)
     assert manifest["lost_workers"] == [], manifest["lost_workers"]
+    assert manifest["stalled_workers"] == [], manifest["stalled_workers"]
     assert df.worker.nunique() == 2
     assert len(df) == RATE * 5  # no share was offered twice or skipped
