@@ -39,6 +39,7 @@ from surge.errors import ScheduleError
 logger = logging.getLogger(__name__)
 
 TICK_S = 0.001  # the dispatcher wakes at most this often; due arrivals go out together
+INTERRUPTIBLE_WAIT_S = 0.05  # waits this long or longer can be cut short by a re-split or stop
 LATE_AFTER_S = 0.010  # the health contract's definition of "late"
 SWEEP_INTERVAL_S = 0.1  # how often queued arrivals are checked against max_lateness
 DRAIN_POLL_S = 0.05
@@ -192,7 +193,7 @@ class Dispatcher:
     def _run(self) -> None:
         stream, wake, clock = self.stream, self._wake, time.time
         start, hard_end, max_late = self.start_epoch, self.hard_end_epoch, self.max_lateness_s
-        pick, rng, ready = self.picker.pick, self._rng, self._ready
+        pick, rng, ready, sleep = self.picker.pick, self._rng, self._ready, gevent.sleep
         next_tick = 0.0
         owe_yield = False  # released arrivals, and the slots have not run since
         while self.state is DispatchState.RUNNING:
@@ -205,14 +206,18 @@ class Dispatcher:
             now = clock()
             if intended > now:
                 # sleep to the arrival, but wake no more often than once a tick
-                wake.clear()
                 owe_yield = False
-                if wake.wait(max(intended, next_tick) - now):
-                    continue  # re-split or stop: peek again
+                delay = max(intended, next_tick) - now
+                if delay < INTERRUPTIBLE_WAIT_S:
+                    sleep(delay)  # a plain timer: a timed-out Event.wait raises, which costs
+                else:
+                    wake.clear()
+                    if wake.wait(delay):
+                        continue  # re-split or stop: peek again
                 now = clock()
             elif owe_yield:  # behind schedule: let the slots send and responses be read first
                 owe_yield = False
-                gevent.sleep(0)
+                sleep(0)
                 continue
             released = 0
             while nxt is not None:  # release everything due by now

@@ -81,7 +81,7 @@ def run_and_report(
     interrupted, engine_code = False, None
     print(f"run {run_id}: {len(schedule.stages)} stages, {schedule.duration_s:g}s", file=stream)
     if ui:
-        print("web UI on http://127.0.0.1:8089 (press Start there)", file=stream)
+        print("web UI on http://127.0.0.1:8089/surge/ (press Start there)", file=stream)
     try:
         result = run_local(
             schedule_path, run_dir, workers=default_workers() if workers is None else workers,

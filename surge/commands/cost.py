@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             dest=dest,
             type=float,
             default=None,
-            help=f"{text} (default: a current public on-demand price)",
+            help=f"{text} (default: a published list price, printed with its source)",
         )
     parser.add_argument("--json", action="store_true", help="print the result as JSON only")
 
