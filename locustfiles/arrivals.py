@@ -102,10 +102,12 @@ class ArrivalStream:
         self._last = -1.0  # count of the last arrival handed out
         self._pending: float | None = None
         self._pending_at: tuple[float, int] | None = None  # its (offset, stage), computed once
+        self._in_force: tuple[Split, float] | None = None  # `_split_for`'s last answer
 
     def resplit(self, split: Split) -> None:
         """Apply a new share from ``split.from_count`` on (earlier splits keep their range)."""
         self._splits = [s for s in self._splits if s.from_count < split.from_count] + [split]
+        self._in_force = None
         if self._pending is not None and self._pending >= split.from_count:
             self._pending = self._pending_at = None
 
@@ -126,11 +128,15 @@ class ArrivalStream:
 
     def _split_for(self, count: float) -> tuple[Split, float]:
         """The split in force at ``count`` and where the next split begins."""
+        cached = self._in_force
+        if cached is not None and cached[0].from_count <= count < cached[1]:
+            return cached  # the usual case: same split as the previous arrival
         current, end = self._splits[0], math.inf
         for i, s in enumerate(self._splits):
             if s.from_count <= count:
                 current = s
                 end = self._splits[i + 1].from_count if i + 1 < len(self._splits) else math.inf
+        self._in_force = (current, end)
         return current, end
 
     def _next_count(self, last: float) -> float | None:
