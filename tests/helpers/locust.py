@@ -133,6 +133,12 @@ def live_workers(run_dir: Path) -> list[dict]:
 SATURATION_MARKERS = ("send lag", "% CPU")
 
 
+#: A timing test that finds the machine overloaded (see `require_generator_kept_up`) runs
+#: once more: on a shared 2-core machine a neighbour's burst should not fail CI, while a
+#: generator that is quiet and still misses its tolerances fails at once.
+RERUN_IF_OVERLOADED = pytest.mark.flaky(reruns=1, only_rerun=["machine was overloaded"])
+
+
 def require_generator_kept_up(run_dir: Path) -> None:
     """Fail, saying why, when the generators' own health says they could not keep up.
 

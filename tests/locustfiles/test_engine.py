@@ -20,6 +20,7 @@ from provisioning.local import run_local
 from surge.results import list_parts, read_manifest
 from tests.helpers.locust import (
     FIXTURES,
+    RERUN_IF_OVERLOADED,
     http_target,
     live_workers,
     outcome_count,
@@ -37,6 +38,7 @@ BOUNDARY_TOLERANCE_US = 100_000  # stage changes on time within 100 ms
 RATE_TOLERANCE = 0.02
 
 
+@RERUN_IF_OVERLOADED
 def test_three_stages_on_two_workers_hit_rate_and_boundaries(tmp_path):
     stages = [(100, 4.0), (250, 4.0), (150, 4.0)]
     with http_target() as url:
@@ -76,6 +78,7 @@ def test_three_stages_on_two_workers_hit_rate_and_boundaries(tmp_path):
     assert (run / "health.parquet").exists()
 
 
+@RERUN_IF_OVERLOADED
 def test_killed_worker_share_is_taken_over_and_its_parts_survive(tmp_path):
     """kill -9 one of three workers mid-stage: within 2 s the total holds; its parts stay."""
     rate, duration, kill_at, takeover_s = 150, 18.0, 9.0, 2.0

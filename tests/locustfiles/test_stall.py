@@ -12,7 +12,13 @@ import math
 import pytest
 
 from provisioning.local import run_local
-from tests.helpers.locust import FIXTURES, requests_of, require_generator_kept_up, write_schedule
+from tests.helpers.locust import (
+    FIXTURES,
+    RERUN_IF_OVERLOADED,
+    requests_of,
+    require_generator_kept_up,
+    write_schedule,
+)
 from tests.helpers.shop import running_shop
 
 pytestmark = pytest.mark.integration
@@ -36,6 +42,7 @@ def _whole_periods(df) -> tuple[float, float]:
     return lo, hi
 
 
+@RERUN_IF_OVERLOADED
 def test_stalling_target_latency_measured_from_intended_time(tmp_path, stalling_shop):
     schedule = write_schedule(
         tmp_path / "s.yaml", target=stalling_shop.url, locustfile=str(FIXTURES / "products.py"),
