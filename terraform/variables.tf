@@ -197,8 +197,8 @@ variable "target_rps" {
 
 variable "rps_per_vcpu" {
   type        = number
-  description = "Requests per second one vCPU of a worker sustains. PLACEHOLDER (5000) until benchmarks/RESULTS.md records surge's measured per-core capacity; update it from there."
-  default     = 5000
+  description = "Requests per second one vCPU of a worker sustains (HTTP keep-alive). Default: surge's measured one-core capacity, 2,345 req/s in benchmarks/RESULTS.md (benchmark 1), rounded down; re-measure on your instance type."
+  default     = 2300
 
   validation {
     condition     = var.rps_per_vcpu > 0
