@@ -34,12 +34,21 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 import locustfiles.webui  # noqa: F401  (the surge view in the web UI: registers its init listener)
 from locustfiles.fleet import FleetController
+from locustfiles.recorder import warm_up
 from locustfiles.worker import MSG_BEAT, MSG_HEALTH, MSG_PLAN, STOP_DRAIN_S, Plan, WorkerEngine
 from surge.errors import SurgeError
 from surge.results import make_run_id
 from surge.schedule import load_schedule
 
 logger = logging.getLogger(__name__)
+
+# Locust imports locustfiles before a worker connects to its master, and runs the init
+# event only after the connection ("client_ready") is made. pyarrow's first use costs
+# about 0.4 s of CPU, many seconds when dozens of workers start at once on a small box:
+# done in the init event it blocks the worker's heartbeats, the master declares every
+# worker missing and stops the run before any plan went out. Done here, it happens
+# while the master still waits for the worker (--expect-workers).
+warm_up()
 
 DEFAULT_RESULTS_DIR = Path("results")
 

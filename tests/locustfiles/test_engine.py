@@ -182,3 +182,18 @@ def test_requests_outside_allow_hosts_are_never_sent(tmp_path):
         assert target_count(url) == 0
     log = (tmp_path / "run" / "logs" / "master.log").read_text()
     assert "host not in allow_hosts" in log
+
+
+def test_engine_import_warms_pyarrow_before_the_worker_connects():
+    """The warm-up must run when Locust imports the locustfile, not in the init event:
+    there it blocks heartbeats after "client_ready", and with many workers starting at
+    once the master declared them all missing and stopped the run (fan-in, 32 workers).
+    `warm_up` is what loads pandas (pyarrow's lazy import), so pandas shows it ran."""
+    import subprocess
+    import sys
+
+    code = "import sys, locustfiles.engine; print('pandas' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "True", out.stderr
