@@ -29,8 +29,10 @@ venv: $(STAMP)
 
 system-deps: $(SYSTEM)
 
+# The demo's staircase deliberately climbs past the shop's write capacity to find the
+# knee, so "thresholds failed" (exit 1) is its expected verdict; anything else fails.
 demo: $(STAMP)
-	$(BIN)/surge demo
+	$(BIN)/surge demo || [ $$? -eq 1 ]
 
 test: $(STAMP) $(SYSTEM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
