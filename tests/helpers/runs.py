@@ -19,7 +19,13 @@ from typing import Any
 
 import yaml
 
-from surge.results import build_manifest, write_health, write_manifest, write_part
+from surge.results import (
+    REQUEST_SCHEMA,
+    build_manifest,
+    write_health,
+    write_manifest,
+    write_part,
+)
 from surge.schedule import Schedule, parse_schedule
 
 START = dt.datetime(2026, 11, 27, 10, 0, 0, tzinfo=dt.UTC)
@@ -88,23 +94,7 @@ def make_schedule(
 
 
 def _columns(rows: Sequence[Req], schedule: Schedule, start_us: int) -> dict[str, list[Any]]:
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "worker",
-            "name",
-            "method",
-            "stage",
-            "intended_us",
-            "sent_us",
-            "latency_us",
-            "service_us",
-            "status",
-            "outcome",
-            "bytes",
-            "error",
-        )
-    }
+    cols: dict[str, list[Any]] = {k: [] for k in REQUEST_SCHEMA.names}
     for r in rows:
         intended = start_us + round(r.offset_s * 1e6)
         latency = round(r.latency_s * 1e6)
