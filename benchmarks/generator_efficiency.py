@@ -6,6 +6,11 @@ flight (surge). wrk and Locust run flat out; their rate and CPU are read over a 
 after a warm-up. surge is an open-model generator, so "flat out" is not its mode: it
 is offered a staircase of fixed rates and its capacity is the highest step it *kept up*
 with (no drops, p99 send lag within `KEPT_UP_MAX_LAG_P99_MS`), with recording on.
+
+surge runs twice: with its own client (`SurgeProducts`, surge as shipped, the headline)
+and driving the unmodified `FastProducts` class (what a user's existing FastHttpUser
+locustfile gets). Locust also runs surge's client in its closed loop (`Locust
+SurgeHttpUser`), which separates the client's share of the gain from the engine's.
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import BenchResult, Context, Table, fmt, fmt_ratio, median, medians, ratio
-from benchmarks.loadgen import GeneratorKind, closed_loop, schedule_yaml, stage_figures, standalone
+from benchmarks.loadgen import (
+    USER_CLASS,
+    GeneratorKind,
+    closed_loop,
+    schedule_yaml,
+    stage_figures,
+    standalone,
+)
 from benchmarks.nginx import running_nginx
 
 NAME = "generator"
@@ -25,13 +37,23 @@ KEPT_UP_MAX_DROPPED_SHARE = 0.001
 KEPT_UP_MAX_LAG_P99_MS = 100.0
 KEPT_UP_MIN_ACHIEVED = 0.95  # achieved / scheduled in the stage's window
 STAGE_SKIP_S = 0.3  # CPU is read from this long after a step starts (the step change settles)
-#: surge's staircase, as multiples of Locust FastHttpUser's flat-out rate in the same run
-STEP_FACTORS_FULL = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)
+#: surge's staircases, as multiples of Locust FastHttpUser's flat-out rate in the same run:
+#: with its own client surge goes well past FastHttpUser; driving FastHttpUser it cannot
+STEP_FACTORS = {
+    GeneratorKind.SURGE: (0.4, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4, 2.6, 2.8, 3.0),
+    GeneratorKind.SURGE_FAST: (0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4),
+}
 STEP_FACTORS_QUICK = (0.5, 1.0)
 FALLBACK_ANCHOR_RPS = 2000.0  # when the FastHttpUser anchor failed or is implausibly low
 MIN_ANCHOR_RPS = 100.0
 MIN_STEP_RPS = 10.0
-CLOSED_LOOP = (GeneratorKind.WRK, GeneratorKind.LOCUST_FAST, GeneratorKind.LOCUST_HTTP)
+CLOSED_LOOP = (
+    GeneratorKind.WRK,
+    GeneratorKind.LOCUST_FAST,
+    GeneratorKind.LOCUST_HTTP,
+    GeneratorKind.LOCUST_SURGE,
+)
+OPEN_MODEL = (GeneratorKind.SURGE, GeneratorKind.SURGE_FAST)
 
 
 def run(ctx: Context) -> BenchResult:
@@ -58,18 +80,32 @@ def run(ctx: Context) -> BenchResult:
                     )
                 )
         anchor = median([r.get("rps") for r in closed[GeneratorKind.LOCUST_FAST]])
-        factors = s.pick(STEP_FACTORS_FULL, STEP_FACTORS_QUICK)
         base = anchor if anchor and anchor >= MIN_ANCHOR_RPS else FALLBACK_ANCHOR_RPS
-        rates = [max(round(f * base, -1), MIN_STEP_RPS) for f in factors]
-        surge_runs = [
-            guard(
-                lambda i=i: open_model_capacity(
-                    ctx, nginx.url, nginx.requests, rates, stage_s, work / f"surge-{i}"
+        rates = {
+            kind: [
+                max(round(f * base, -1), MIN_STEP_RPS)
+                for f in s.pick(STEP_FACTORS[kind], STEP_FACTORS_QUICK)
+            ]
+            for kind in OPEN_MODEL
+        }
+        opened: dict[str, list[dict[str, Any]]] = {kind: [] for kind in OPEN_MODEL}
+        for i in range(s.repeats):
+            for kind in OPEN_MODEL:
+                slug = "surge" if kind == GeneratorKind.SURGE else "surge-fast"
+                opened[kind].append(
+                    guard(
+                        lambda kind=kind, slug=slug, i=i: open_model_capacity(
+                            ctx,
+                            nginx.url,
+                            nginx.requests,
+                            rates[kind],
+                            stage_s,
+                            work / f"{slug}-{i}",
+                            user=USER_CLASS[kind],
+                        )
+                    )
                 )
-            )
-            for i in range(s.repeats)
-        ]
-    return _result(closed, surge_runs, rates, stage_s, warmup_s, window_s)
+    return _result(closed, opened, rates, stage_s, warmup_s, window_s)
 
 
 def guard(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -89,6 +125,7 @@ def open_model_capacity(
     run_dir: Path,
     *,
     name: str = "bench-generator",
+    user: str = USER_CLASS[GeneratorKind.SURGE],
 ) -> dict[str, Any]:
     """surge on one core, offered `rates` in steps of `stage_s`: the highest step kept up.
 
@@ -96,7 +133,7 @@ def open_model_capacity(
     at that step, the highest rate it sent at any step (saturated), and every step.
     """
     stages = [(r, stage_s) for r in rates]
-    text = schedule_yaml(name=name, target=url, stages=stages)
+    text = schedule_yaml(name=name, target=url, stages=stages, user=user)
     done = standalone(ctx, text, run_dir, counter, duration_s=len(stages) * stage_s)
     if done.start_epoch is None or done.sampler is None:
         return {"error": f"surge wrote no manifest (exit {done.exit_code}); see {run_dir}.log"}
@@ -134,19 +171,19 @@ def kept_up(step: dict[str, Any]) -> bool:
 
 def _result(
     closed: dict[str, list[dict[str, Any]]],
-    surge_runs: list[dict[str, Any]],
-    rates: Sequence[float],
+    opened: dict[str, list[dict[str, Any]]],
+    rates: dict[str, Sequence[float]],
     stage_s: float,
     warmup_s: float,
     window_s: float,
 ) -> BenchResult:
     figures = {kind: medians(runs, ("rps", "cpu_us", "cpu_pct")) for kind, runs in closed.items()}
-    surge = medians(surge_runs, ("capacity_rps", "cpu_us", "cpu_pct", "saturated_rps"))
-    figures[GeneratorKind.SURGE] = {
-        "rps": surge["capacity_rps"],
-        "cpu_us": surge["cpu_us"],
-        "cpu_pct": surge["cpu_pct"],
+    open_medians = {
+        kind: medians(runs, ("capacity_rps", "cpu_us", "cpu_pct", "saturated_rps"))
+        for kind, runs in opened.items()
     }
+    for kind, m in open_medians.items():
+        figures[kind] = {"rps": m["capacity_rps"], "cpu_us": m["cpu_us"], "cpu_pct": m["cpu_pct"]}
     wrk, fast = figures[GeneratorKind.WRK], figures[GeneratorKind.LOCUST_FAST]
     rows = [
         [
@@ -166,16 +203,18 @@ def _result(
         for i, r in enumerate(runs)
     ] + [
         [
-            GeneratorKind.SURGE,
+            kind,
             i + 1,
             fmt(r.get("capacity_rps")),
             fmt(r.get("cpu_us"), 1),
             r.get("error", "") or f"saturated at {fmt(r.get('saturated_rps'))} req/s",
         ]
-        for i, r in enumerate(surge_runs)
+        for kind, runs in opened.items()
+        for i, r in enumerate(runs)
     ]
     step_rows = [
         [
+            kind,
             i + 1,
             fmt(st["scheduled_rps"]),
             fmt(st["achieved_rps"]),
@@ -185,17 +224,21 @@ def _result(
             fmt(st["cpu_pct"]),
             "yes" if st["kept_up"] else "no",
         ]
-        for i, r in enumerate(surge_runs)
+        for kind, runs in opened.items()
+        for i, r in enumerate(runs)
         for st in r.get("steps", [])
     ]
+    surge, driving = figures[GeneratorKind.SURGE], figures[GeneratorKind.SURGE_FAST]
     result = BenchResult(name=NAME, title=TITLE)
     result.summary = [
-        f"surge kept up with {fmt(surge['capacity_rps'])} req/s on one core "
+        f"surge kept up with {fmt(surge['rps'])} req/s on one core "
         f"({fmt(surge['cpu_us'], 1)} µs CPU per request, recording on); "
         f"Locust FastHttpUser ran {fmt(fast['rps'])} req/s flat out "
         f"({fmt(fast['cpu_us'], 1)} µs); wrk {fmt(wrk['rps'])} req/s.",
-        f"surge / FastHttpUser: {fmt_ratio(ratio(surge['capacity_rps'], fast['rps']))} req/s, "
-        f"{fmt_ratio(ratio(surge['cpu_us'], fast['cpu_us']))} CPU per request.",
+        f"surge / FastHttpUser: {fmt_ratio(ratio(surge['rps'], fast['rps']))} req/s, "
+        f"{fmt_ratio(ratio(surge['cpu_us'], fast['cpu_us']))} CPU per request. "
+        f"surge driving an unmodified FastHttpUser class: {fmt(driving['rps'])} req/s "
+        f"({fmt_ratio(ratio(driving['cpu_us'], fast['cpu_us']))} CPU per request).",
     ]
     cols = [
         "generator",
@@ -206,41 +249,37 @@ def _result(
         "÷ FastHttpUser",
         "CPU/req ÷ FastHttpUser",
     ]
+    step_cols = [
+        "generator", "repeat", "offered", "sent req/s", "send lag p99 ms", "dropped %",
+        "CPU µs/req", "CPU %", "kept up",
+    ]  # fmt: skip
     result.tables = [
         Table("Medians", cols, rows),
         Table("Every repeat", ["generator", "repeat", "req/s", "CPU µs/req", "note"], repeats_rows),
-        Table(
-            "surge's staircase (every repeat)",
-            [
-                "repeat",
-                "offered",
-                "sent req/s",
-                "send lag p99 ms",
-                "dropped %",
-                "CPU µs/req",
-                "CPU %",
-                "kept up",
-            ],
-            step_rows,
-        ),
+        Table("surge's staircases (every repeat)", step_cols, step_rows),
     ]
     result.notes = [
         f"Closed-loop generators: {warmup_s:g} s warm-up after the target first sees load, then "
         f"a {window_s:g} s window; requests counted by nginx (stub_status), CPU time from the "
-        "kernel for the generator process (user + system).",
-        f"surge: holds of {stage_s:g} s at {', '.join(fmt(r) for r in rates)} req/s (multiples "
-        "of FastHttpUser's median); a step is kept up when drops <= "
+        "kernel for the generator process (user + system). Locust SurgeHttpUser is surge's "
+        "client (`locustfiles/client.py`) in Locust's ordinary closed loop.",
+        f"surge: holds of {stage_s:g} s at multiples of FastHttpUser's median "
+        f"({', '.join(fmt(r) for r in rates[GeneratorKind.SURGE])} req/s with its own client; "
+        f"{', '.join(fmt(r) for r in rates[GeneratorKind.SURGE_FAST])} req/s driving "
+        "FastHttpUser); a step is kept up when drops <= "
         f"{KEPT_UP_MAX_DROPPED_SHARE:.1%}, p99 send lag <= {KEPT_UP_MAX_LAG_P99_MS:g} ms, "
-        f"sent >= {KEPT_UP_MIN_ACHIEVED:.0%} of offered and no errors; the search stops at the "
-        "first step that is not. One process does everything (schedule, dispatch, recording "
-        "to Parquet), so its CPU includes what a master and a worker would do.",
+        f"sent >= {KEPT_UP_MIN_ACHIEVED:.0%} of offered and no errors; the capacity is the last "
+        "step kept up before the first that is not. One process does everything (schedule, "
+        "dispatch, recording to Parquet), so its CPU includes what a master and a worker "
+        "would do.",
     ]
     result.data = {
         "closed": closed,
-        "surge": surge_runs,
+        "surge": opened[GeneratorKind.SURGE],
+        "surge_driving_fasthttpuser": opened[GeneratorKind.SURGE_FAST],
         "medians": figures,
-        "surge_saturated_rps": surge["saturated_rps"],
-        "rates": list(rates),
+        "surge_saturated_rps": open_medians[GeneratorKind.SURGE]["saturated_rps"],
+        "rates": {kind: list(r) for kind, r in rates.items()},
     }
     return result
 

@@ -36,7 +36,19 @@ class GeneratorKind:
     WRK = "wrk"
     LOCUST_FAST = "Locust FastHttpUser"
     LOCUST_HTTP = "Locust HttpUser"
-    SURGE = "surge (open model, recording)"
+    LOCUST_SURGE = "Locust SurgeHttpUser"  # surge's client in Locust's own closed loop
+    SURGE = "surge (open model, recording)"  # with its own client: surge as shipped
+    SURGE_FAST = "surge driving FastHttpUser (open model, recording)"
+
+
+#: the scenario's User class each Locust-based generator runs (benchmarks/locustfiles)
+USER_CLASS = {
+    GeneratorKind.LOCUST_FAST: "FastProducts",
+    GeneratorKind.LOCUST_HTTP: "HttpProducts",
+    GeneratorKind.LOCUST_SURGE: "SurgeProducts",
+    GeneratorKind.SURGE: "SurgeProducts",
+    GeneratorKind.SURGE_FAST: "FastProducts",
+}
 
 
 @dataclass(frozen=True)
@@ -65,10 +77,7 @@ def closed_loop_argv(kind: str, url: str, seconds: float) -> list[str]:
     if kind == GeneratorKind.WRK:
         d = f"{round(seconds)}s"
         return ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{d}", url + PATH]
-    user = {GeneratorKind.LOCUST_FAST: "FastProducts", GeneratorKind.LOCUST_HTTP: "HttpProducts"}[
-        kind
-    ]
-    return locust_argv(user, url, users=CONNECTIONS, seconds=seconds)
+    return locust_argv(USER_CLASS[kind], url, users=CONNECTIONS, seconds=seconds)
 
 
 def closed_loop(
@@ -117,7 +126,7 @@ def schedule_yaml(
     name: str,
     target: str,
     stages: Sequence[tuple[float, float]],
-    user: str = "FastProducts",
+    user: str = USER_CLASS[GeneratorKind.SURGE],
     locustfile: Path = SCENARIO,
     max_in_flight: int = CONNECTIONS,
     arrivals: str = "poisson",

@@ -194,8 +194,7 @@ class Dispatcher:
         stream, wake, clock = self.stream, self._wake, time.time
         start, hard_end, max_late = self.start_epoch, self.hard_end_epoch, self.max_lateness_s
         pick, rng, ready, sleep = self.picker.pick, self._rng, self._ready, gevent.sleep
-        next_tick = 0.0
-        owe_yield = False  # released arrivals, and the slots have not run since
+        next_tick = 0.0  # no release before this, behind schedule or not
         while self.state is DispatchState.RUNNING:
             nxt = stream.peek()
             if nxt is None:
@@ -204,9 +203,11 @@ class Dispatcher:
             if intended >= hard_end:
                 break
             now = clock()
-            if intended > now:
-                # sleep to the arrival, but wake no more often than once a tick
-                owe_yield = False
+            if intended > now or now < next_tick:
+                # sleep to the arrival, but wake no more often than once a tick. Behind
+                # schedule too: a dispatcher that woke whenever the slots yielded would
+                # release arrivals one by one and spend its CPU on wake-ups just when CPU
+                # is short; per tick they go out together.
                 delay = max(intended, next_tick) - now
                 if delay < INTERRUPTIBLE_WAIT_S:
                     sleep(delay)  # a plain timer: a timed-out Event.wait raises, which costs
@@ -214,10 +215,6 @@ class Dispatcher:
                     wake.clear()
                     wake.wait(delay)
                 continue  # peek again: a re-split may have replaced the next arrival meanwhile
-            elif owe_yield:  # behind schedule: let the slots send and responses be read first
-                owe_yield = False
-                sleep(0)
-                continue
             released = 0
             while nxt is not None:  # release everything due by now
                 intended = start + nxt[0]
@@ -236,7 +233,6 @@ class Dispatcher:
             if released:
                 next_tick = now + TICK_S
                 self._wake_slots(released)
-                owe_yield = True
         self.state = DispatchState.DRAINING
 
     def _wake_slots(self, count: int) -> None:

@@ -86,11 +86,20 @@ class GuardedClient:
 
 
 def guard_user(user: Any, *, allow_hosts: tuple[str, ...], timeout_s: float) -> None:
-    """Hand `user` a guarded client (users without ``client``, e.g. plain `User`, are left)."""
+    """Hand `user` a guarded client (users without ``client``, e.g. plain `User`, are left).
+
+    surge's own `SurgeSession` is not wrapped: it enforces the list itself, on redirects
+    too, and saves the wrapper's calls on every request."""
     import requests
+
+    from locustfiles.client import SurgeSession
 
     client = getattr(user, "client", None)
     if client is None or isinstance(client, GuardedClient):
+        return
+    if isinstance(client, SurgeSession):  # checks absolute URLs and redirects itself
+        client.allow_hosts = tuple(allow_hosts)
+        client.timeout_s = timeout_s
         return
     # requests takes a timeout per call; FastHttpUser's comes from its class attributes
     per_call = timeout_s if isinstance(client, requests.Session) else None

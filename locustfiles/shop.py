@@ -15,7 +15,8 @@ those a real client also makes now and then, each under its own name:
 
 Outcomes: 2xx ok; 409 sold out ``rejected`` (a valid answer); 401 signs in again once;
 429, 5xx and connection errors ``error``; timeouts ``timeout``. Requests go only to the
-schedule's allow_hosts.
+schedule's allow_hosts. The client is surge's own (`locustfiles.client`): the same
+interface as FastHttpUser's at well under half its CPU per request.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
-from locust import FastHttpUser, task
+from locust import task
 
+from locustfiles.client import SurgeHttpUser
 from locustfiles.context import mark_outcome
 from locustfiles.guard import HostNotAllowedError, host_allowed
 from locustfiles.shopper import (
@@ -93,7 +95,7 @@ class Catalog:
 CATALOG = Catalog()
 
 
-class ShopUser(FastHttpUser):
+class ShopUser(SurgeHttpUser):
     """One slot of the open-model engine; each arrival is a fresh random shopper."""
 
     abstract = False

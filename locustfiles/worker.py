@@ -10,17 +10,21 @@ hard end, and when the master has been silent for `MASTER_SILENCE_S`.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.ssl
 import numpy as np
-from locust import User
+from locust import FastHttpUser, User
+from locust.contrib.fasthttp import insecure_ssl_context_factory
 
 from locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
 from locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
@@ -104,7 +108,34 @@ def prepare_user_class(schedule: Schedule, classes: dict[str, type[User]]) -> ty
         "surge_schedule": schedule,
         "__module__": base.__module__,
     }
+    if issubclass(base, FastHttpUser) and base.ssl_context_factory is None:
+        attrs["ssl_context_factory"] = staticmethod(fasthttp_tls_factory(base.insecure))
     return type(base.__name__, (base,), attrs)
+
+
+@functools.cache
+def fasthttp_tls_factory(insecure: bool) -> Callable[..., gevent.ssl.SSLContext]:
+    """A TLS context factory for FastHttpUser classes that answers with one context per
+    process.
+
+    Left alone, FastHttpUser builds a context for every user, and every slot is a user:
+    ~40 ms of CPU each (certifi's CA bundle is loaded every time), so the slots a ramp
+    adds over HTTPS stall the worker and arrivals are dropped. Classes that set their own
+    ``ssl_context_factory`` keep it.
+    """
+    make = insecure_ssl_context_factory if insecure else gevent.ssl.create_default_context
+
+    @functools.cache
+    def context_for(cafile: str | None) -> gevent.ssl.SSLContext:
+        context = make()
+        if cafile:
+            context.load_verify_locations(cafile=cafile)
+        return context
+
+    def factory(cafile: str | None = None) -> gevent.ssl.SSLContext:
+        return context_for(cafile)  # however it is called, one context per CA file
+
+    return factory
 
 
 class WorkerEngine:

@@ -10,6 +10,8 @@ import gevent.ssl
 from locust import FastHttpUser, HttpUser, constant_throughput, task
 from locust.contrib.fasthttp import insecure_ssl_context_factory
 
+from locustfiles.client import SurgeHttpUser
+
 #: requests per second per user in the closed-model comparison (benchmark 3)
 PACED_RPS_PER_USER = 10
 
@@ -32,6 +34,14 @@ class FastProducts(FastHttpUser):
     """geventhttpclient, no wait: as fast as one user can go."""
 
     ssl_context_factory = staticmethod(shared_tls_context)
+
+    @task
+    def products(self) -> None:
+        self.client.get("/products")
+
+
+class SurgeProducts(SurgeHttpUser):
+    """surge's own client (`locustfiles.client`), no wait."""
 
     @task
     def products(self) -> None:

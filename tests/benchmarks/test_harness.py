@@ -143,8 +143,11 @@ def test_quick_run_writes_a_well_formed_record(tmp_path):
             "wrk",
             "Locust FastHttpUser",
             "Locust HttpUser",
+            "Locust SurgeHttpUser",
             "surge (open model, recording)",
+            "surge driving FastHttpUser (open model, recording)",
         }
         assert medians["wrk"]["rps"] > 0 and medians["Locust FastHttpUser"]["cpu_us"] > 0
         assert generator["data"]["surge"][0]["steps"], "surge's staircase was not measured"
+        assert generator["data"]["surge_driving_fasthttpuser"][0]["steps"]
         assert any(line.startswith("taskset -c 1 wrk") for line in generator["commands"])

@@ -1,0 +1,825 @@
+"""surge's HTTP client: FastHttpUser's interface at a fraction of its CPU per request.
+
+A load generator's capacity is its CPU per request, and on a loopback target plain
+Locust spends most of it in its client (measured on this machine, 50 greenlets on one
+core against nginx): ``FastHttpSession`` ~230 µs per request, geventhttpclient's own
+``HTTPClient`` under it ~135 µs, a gevent socket with the llhttp parser ~35 µs. The
+difference is layers: URL objects, two header merges and validations, a cookie jar
+consulted on every request, a pool that probes each idle socket with ``select``,
+response wrappers copied into context managers.
+
+`SurgeSession` keeps only what a request needs: the request head is one formatted
+string, idle keep-alive sockets wait in a list per host (a slot reuses its own, so a
+connection per concurrent request), responses are parsed by httptools (llhttp, the
+parser geventhttpclient also wraps) and headers and bodies are decoded only when the
+scenario asks. It reports every request through Locust's ``request`` event exactly as
+FastHttpSession does (name, type, response time, length, exception, context), so
+Locust's statistics, web UI and CSVs and surge's recorder see the same requests.
+
+Supported, with FastHttpSession's names: ``get/post/put/patch/delete/head/options`` and
+``request`` with ``name`` (or ``rename_request``), ``catch_response`` (``success()``/``failure()``),
+``headers``, ``params``, ``data`` (str, bytes or a form dict), ``json``, ``auth``,
+``allow_redirects``, ``context``; responses with ``status_code``, ``ok``, ``headers``,
+``content``, ``text``, ``json()``, ``raise_for_status()``, ``url``, ``error``.
+Deliberately simpler: cookies are name=value pairs kept per host and sent back to that
+host (Path, Domain and Expires are not interpreted; ``Max-Age=0`` deletes); the whole
+request, connect included, has one deadline (the schedule's ``timeout``); a response
+body is read whole (no ``stream``). A locustfile that needs more keeps using
+``FastHttpUser``, which surge drives unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import gzip
+import http
+import json as jsonlib
+import time
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
+
+import gevent
+import gevent.socket
+import gevent.ssl
+import httptools
+from locust import User
+from locust.exception import CatchResponseError, LocustError, ResponseError, StopTest
+from requests.structures import CaseInsensitiveDict
+
+import surge
+from locustfiles.guard import HostNotAllowedError, host_allowed
+
+RECV_BYTES = 65536
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_REDIRECTS = 5
+REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
+KEEP_METHOD_ON_REDIRECT = frozenset((307, 308))  # others become GET without a body
+BODILESS_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
+FAILURE_FROM_STATUS = 400  # like FastHttpSession: 2xx and 3xx are successes
+URL_CACHE_SIZE = 4096  # distinct absolute URLs whose parts are kept
+USER_AGENT = f"surge/{surge.__version__}"
+ACCEPT_ENCODING = "gzip, deflate"  # what `content` can decode without extra packages
+_SAFE_URL_CHARS = "/%?=&;:@+,$!*'()~#[]"
+
+
+class HTTPStatusError(ResponseError):
+    """A response whose status code counts as a failure (4xx, 5xx).
+
+    The message holds the status only, not the URL, so Locust's failure table groups
+    ``/products/1`` and ``/products/2`` under one line.
+    """
+
+
+class ConnectionClosedError(ConnectionError):
+    """The server closed the connection before a complete response."""
+
+
+# ---------------------------------------------------------------------- responses
+
+
+class SurgeResponse:
+    """One response, or the error that took its place (``status_code`` 0, ``error`` set).
+
+    Used as a context manager when the request was made with ``catch_response=True``:
+    the request is then reported when the block ends, as a success or failure the
+    block decides (``success()`` / ``failure(message)``), else by its status.
+    """
+
+    __slots__ = (
+        "_body", "_catch", "_decoded", "_event", "_fields", "_head", "_headers", "_manual", "_meta",
+        "error", "method", "status_code", "url",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status_code: int,
+        head: bytes,
+        body: bytes,
+        error: BaseException | None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        self.error = error
+        self._head = head  # status line and header lines, parsed only when asked for
+        self._fields: list[tuple[bytes, bytes]] | None = None
+        self._body = body
+        self._headers: CaseInsensitiveDict | None = None
+        self._decoded: bytes | None = None
+        self._catch = False
+        self._manual: bool | BaseException | None = None
+        self._meta: dict[str, Any] | None = None
+        self._event: Any = None
+
+    # ------------------------------------------------------------------ content
+    @property
+    def headers(self) -> CaseInsensitiveDict:
+        if self._headers is None:
+            found: CaseInsensitiveDict = CaseInsensitiveDict()
+            for raw_name, raw_value in self._header_fields():
+                name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+                found[name] = f"{found[name]}, {value}" if name in found else value
+            self._headers = found
+        return self._headers
+
+    @property
+    def content(self) -> bytes:
+        """The body, decompressed when the server sent gzip or deflate."""
+        if self._decoded is None:
+            self._decoded = _decode_body(self._body, self._header("content-encoding"))
+        return self._decoded
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(_charset(self._header("content-type")), errors="replace")
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
+
+    @property
+    def reason(self) -> str:
+        try:
+            return http.HTTPStatus(self.status_code).phrase
+        except ValueError:
+            return ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and 0 < self.status_code < FAILURE_FROM_STATUS
+
+    def raise_for_status(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _header(self, lower_name: str) -> str | None:
+        key = lower_name.encode("latin-1")
+        return _find_header(self._header_fields(), key)
+
+    def _header_fields(self) -> list[tuple[bytes, bytes]]:
+        if self._fields is None:
+            self._fields = _parse_head(self._head)
+        return self._fields
+
+    def __repr__(self) -> str:
+        return f"<SurgeResponse [{self.status_code}] {self.method} {self.url}>"
+
+    # ------------------------------------------------------------------ catch_response
+    def success(self) -> None:
+        """Count this request as a success whatever its status (inside ``catch_response``)."""
+        self._manual = True
+
+    def failure(self, exc: str | BaseException) -> None:
+        """Count this request as a failure with `exc` as the reason (inside ``catch_response``)."""
+        self._manual = exc if isinstance(exc, BaseException) else CatchResponseError(exc)
+
+    def __enter__(self) -> SurgeResponse:
+        if not self._catch:
+            raise LocustError("a with-block around a request needs catch_response=True")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        meta = self._meta
+        assert meta is not None
+        if self._manual is True:
+            meta["exception"] = None
+        elif self._manual is not None:
+            meta["exception"] = self._manual
+        elif isinstance(exc, ResponseError):
+            meta["exception"] = exc
+        elif exc is not None:  # the block failed: still one record, then the error goes on
+            meta["exception"] = exc
+            self._event.fire(**meta)
+            return False
+        self._event.fire(**meta)
+        return exc is None or isinstance(exc, ResponseError)
+
+
+def _decode_body(body: bytes, encoding: str | None) -> bytes:
+    if not body or not encoding:
+        return body
+    encoding = encoding.strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        try:
+            return zlib.decompress(body)
+        except zlib.error:  # some servers send raw deflate without the zlib header
+            return zlib.decompress(body, -zlib.MAX_WBITS)
+    return body
+
+
+def _charset(content_type: str | None) -> str:
+    if content_type:
+        for part in content_type.split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                return value.strip("\"' ")
+    return "utf-8"
+
+
+# ---------------------------------------------------------------------- parsing
+
+
+class _Message:
+    """httptools callbacks for one response (only those it has are called)."""
+
+    __slots__ = (
+        "body", "complete", "ended_by_close", "head", "headers_done", "keep_alive", "parser",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.head = b""
+        self.body: list[bytes] = []
+        self.headers_done = False
+        self.complete = False
+        self.ended_by_close = False
+        self.keep_alive = False
+        self.parser: Any = None
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        # asked now: once the message is over, llhttp has reset and answers False
+        self.keep_alive = self.parser.should_keep_alive()
+
+
+# ---------------------------------------------------------------------- targets
+
+
+class _Origin:
+    """Where requests for one scheme://host:port go, and the fixed part of their head."""
+
+    __slots__ = ("address", "host_header", "key", "tls", "tls_host")
+
+    def __init__(self, scheme: str, host: str, port: int | None) -> None:
+        scheme = scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ValueError(f"unsupported URL scheme {scheme!r} (http or https)")
+        if not host:
+            raise ValueError("URL without a host")
+        self.tls = scheme == "https"
+        port = port or (443 if self.tls else 80)
+        self.address = (host, port)
+        self.tls_host = host
+        bracketed = f"[{host}]" if ":" in host else host
+        default_port = 443 if self.tls else 80
+        self.host_header = bracketed if port == default_port else f"{bracketed}:{port}"
+        self.key = (scheme, host.lower(), port)
+
+
+@functools.lru_cache(maxsize=URL_CACHE_SIZE)
+def _split_absolute(url: str) -> tuple[_Origin, str, str]:
+    """(origin, request target, userinfo) of an absolute URL; cached, URLs repeat."""
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    if parts.query:
+        target = f"{target}?{parts.query}"
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    return _Origin(parts.scheme, parts.hostname or "", parts.port), _quoted(target), userinfo
+
+
+def _quoted(target: str) -> str:
+    """Percent-encode what may not go on the request line raw (spaces, non-ASCII)."""
+    if target.isascii() and " " not in target and "\t" not in target:
+        return target
+    return quote(target, safe=_SAFE_URL_CHARS)
+
+
+@functools.cache
+def shared_tls_context(insecure: bool) -> gevent.ssl.SSLContext:
+    """One client TLS context per process: building one costs ~40 ms of CPU, so a
+    context per connection would stall every new slot of a ramp."""
+    context = gevent.ssl.create_default_context()
+    if insecure:  # FastHttpUser's default too: load-test targets often use private CAs
+        context.check_hostname = False
+        context.verify_mode = gevent.ssl.CERT_NONE
+    return context
+
+
+def _basic_auth(username: str | bytes, password: str | bytes) -> str:
+    user = username.encode("latin-1") if isinstance(username, str) else username
+    secret = password.encode("latin-1") if isinstance(password, str) else password
+    return "Basic " + base64.b64encode(user + b":" + secret).decode("ascii")
+
+
+def _checked_header(name: str, value: Any) -> str:
+    text = str(value)
+    if "\r" in text or "\n" in text or "\r" in name or "\n" in name or ":" in name:
+        raise ValueError(f"header {name!r}: line breaks or ':' in a header are not allowed")
+    return text
+
+
+# ---------------------------------------------------------------------- deadlines
+
+
+class _Deadline(BaseException):
+    """Thrown into a request's greenlet when its time is up (BaseException, like
+    gevent.Timeout, so a scenario's ``except Exception`` cannot swallow it)."""
+
+    __slots__ = ("due", "greenlet")
+
+
+class _Deadlines:
+    """Every in-flight request's deadline in the process, enforced by one sweeper.
+
+    A gevent.Timeout per request means a libev timer created, started and closed for
+    each one (~6 % of the CPU of a request on the hot path). Here a request only enters
+    and leaves a dict; a greenlet looks at the dict every `SWEEP_S`, so a timeout fires
+    up to that much late. The throw goes through the hub and checks again there that
+    the request is still in flight, so it can never land in a greenlet that has
+    already moved on.
+    """
+
+    SWEEP_S = 0.05
+
+    def __init__(self) -> None:
+        self._pending: dict[_Deadline, None] = {}  # insertion-ordered set
+        self._sweeper: gevent.Greenlet | None = None
+
+    def add(self, deadline: _Deadline, seconds: float) -> None:
+        deadline.due = time.monotonic() + seconds
+        deadline.greenlet = gevent.getcurrent()
+        self._pending[deadline] = None
+        if self._sweeper is None or self._sweeper.dead:
+            self._sweeper = gevent.spawn(self._sweep)
+
+    def discard(self, deadline: _Deadline) -> None:
+        self._pending.pop(deadline, None)
+
+    def _sweep(self) -> None:
+        run_callback = gevent.get_hub().loop.run_callback
+        while self._pending:
+            gevent.sleep(self.SWEEP_S)
+            now = time.monotonic()
+            for deadline in [d for d in self._pending if d.due <= now]:
+                run_callback(self._expire, deadline)
+
+    def _expire(self, deadline: _Deadline) -> None:
+        if deadline in self._pending:  # still waiting inside its request
+            del self._pending[deadline]
+            deadline.greenlet.throw(deadline)
+
+
+DEADLINES = _Deadlines()
+
+
+# ---------------------------------------------------------------------- the session
+
+
+class SurgeSession:
+    """A user's HTTP client: keep-alive connections per host, one request event each.
+
+    Args:
+        base_url: scheme://host[:port][/prefix]; relative request paths are appended.
+        request_event: Locust's ``environment.events.request``.
+        user: the User, whose ``context()`` goes with every request (may be None).
+        timeout_s: deadline of a whole request (connect, send, full response).
+        insecure: do not verify TLS certificates (FastHttpUser's default).
+        default_headers: sent with every request unless the request sets them itself.
+
+    Attributes:
+        allow_hosts: when set (the engine sets the schedule's), a request or redirect to
+            any other host fails with `HostNotAllowedError` before a connection is made.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        request_event: Any,
+        user: User | None = None,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        insecure: bool = True,
+        default_headers: Mapping[str, str] | None = None,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    ) -> None:
+        self.request_event = request_event
+        self.user = user
+        self.timeout_s = timeout_s
+        self.insecure = insecure
+        self.max_redirects = max_redirects
+        self.allow_hosts: tuple[str, ...] = ()
+        self.request_name: str | None = None  # set by `rename_request`
+        self.cookies: dict[tuple[str, str, int], dict[str, str]] = {}
+        self._idle: dict[tuple[str, str, int], list[Any]] = {}
+        origin, prefix, userinfo = _split_absolute(base_url)
+        self._origin = origin
+        self._prefix = "" if prefix == "/" else prefix.rstrip("/")
+        scheme = "https" if origin.tls else "http"
+        self.base_url = f"{scheme}://{origin.host_header}{self._prefix}"  # no credentials
+        fixed = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
+        if userinfo:
+            user_part, _, password = userinfo.partition(":")  # percent-encoded in URLs
+            fixed["Authorization"] = _basic_auth(unquote(user_part), unquote(password))
+        for name, value in (default_headers or {}).items():
+            fixed = {k: v for k, v in fixed.items() if k.lower() != name.lower()}
+            fixed[name] = _checked_header(name, value)
+        self._default_headers = fixed
+        self._default_lower = {k.lower() for k in fixed}
+        self._fixed_head = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
+
+    # ------------------------------------------------------------------ verbs
+    def get(self, url: str, **kwargs: Any) -> SurgeResponse:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, data: Any = None, **kwargs: Any) -> SurgeResponse:
+        return self.request("POST", url, data=data, **kwargs)
+
+    def put(self, url: str, data: Any = None, **kwargs: Any) -> SurgeResponse:
+        return self.request("PUT", url, data=data, **kwargs)
+
+    def patch(self, url: str, data: Any = None, **kwargs: Any) -> SurgeResponse:
+        return self.request("PATCH", url, data=data, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> SurgeResponse:
+        return self.request("DELETE", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> SurgeResponse:
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> SurgeResponse:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        name: str | None = None,
+        data: Any = None,
+        json: Any = None,
+        headers: Mapping[str, Any] | None = None,
+        params: Any = None,
+        auth: tuple[str | bytes, str | bytes] | None = None,
+        catch_response: bool = False,
+        allow_redirects: bool = True,
+        context: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> SurgeResponse:
+        """Send one request and report it (now, or at the end of a ``catch_response`` block)."""
+        method = method.upper()
+        if url.startswith("/"):
+            origin, target = self._origin, self._prefix + _quoted(url)
+            full_url = self.base_url + url
+        elif url.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
+            origin, target, _ = _split_absolute(url)
+            full_url = url
+            self._check_allowed(method, url)
+        else:
+            raise ValueError(f"{url!r}: a path starts with '/' (or give an http(s) URL)")
+        if params:
+            query = urlencode(params, doseq=True)
+            target = f"{target}{'&' if '?' in target else '?'}{query}"
+            full_url = f"{full_url}{'&' if '?' in full_url else '?'}{query}"
+        body, extra = self._body_and_headers(data, json, headers, auth)
+        start_time = time.time()
+        started = time.perf_counter()
+        status, head, raw, error, answered_by = self._send_following(
+            method, origin, target, full_url, body, extra, allow_redirects,
+            timeout if timeout is not None else self.timeout_s,
+        )  # fmt: skip
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        if error is None and status >= FAILURE_FROM_STATUS:
+            error = HTTPStatusError(f"HTTP {status} {_phrase(status)}")
+        response = SurgeResponse(method, answered_by, status, head, raw, error)
+        user = self.user
+        ctx = user.context() if user is not None else {}
+        if context:
+            ctx = {**ctx, **context}
+        meta = {
+            "request_type": method,
+            "name": name or self.request_name or url,
+            "response_time": elapsed_ms,
+            "response_length": len(raw),
+            "response": response,
+            "exception": error,
+            "context": ctx,
+            "start_time": start_time,
+            "url": full_url,
+        }
+        if catch_response:
+            response._catch = True
+            response._meta = meta
+            response._event = self.request_event
+        else:
+            self.request_event.fire(**meta)
+        return response
+
+    @contextlib.contextmanager
+    def rename_request(self, name: str) -> Iterator[None]:
+        """Report the requests made inside the block under `name` (as FastHttpSession)."""
+        self.request_name = name
+        try:
+            yield
+        finally:
+            self.request_name = None
+
+    def close(self) -> None:
+        """Close every idle connection (in-flight ones close when their request ends)."""
+        for socks in self._idle.values():
+            for sock in socks:
+                _close(sock)
+        self._idle.clear()
+
+    # ------------------------------------------------------------------ internals
+    def _body_and_headers(
+        self,
+        data: Any,
+        json: Any,
+        headers: Mapping[str, Any] | None,
+        auth: tuple[str | bytes, str | bytes] | None,
+    ) -> tuple[bytes | None, str]:
+        """The body and the request head's lines beyond the fixed ones."""
+        extra: dict[str, str] = {}
+        if headers:
+            for key, value in headers.items():
+                extra[key] = _checked_header(key, value)
+        lower = {k.lower() for k in extra} if extra else set()
+        body: bytes | None = None
+        if data is not None:
+            if isinstance(data, Mapping):
+                body = urlencode(data, doseq=True).encode("ascii")
+                if "content-type" not in lower:
+                    extra["Content-Type"] = "application/x-www-form-urlencoded"
+            elif isinstance(data, str):
+                body = data.encode("utf-8")
+            else:
+                body = bytes(data)
+        elif json is not None:
+            body = jsonlib.dumps(json).encode("utf-8")
+            if "content-type" not in lower:
+                extra["Content-Type"] = "application/json"
+            if "accept" not in lower:
+                extra["Accept"] = "application/json"
+        if auth is not None:
+            extra["Authorization"] = _basic_auth(auth[0], auth[1])
+        if not extra:
+            return body, self._fixed_head
+        overridden = self._default_lower & {k.lower() for k in extra}
+        fixed = self._fixed_head
+        if overridden:
+            fixed = "".join(
+                f"{k}: {v}\r\n" for k, v in self._default_headers.items()
+                if k.lower() not in overridden
+            )  # fmt: skip
+        return body, fixed + "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+
+    def _send_following(
+        self,
+        method: str,
+        origin: _Origin,
+        target: str,
+        full_url: str,
+        body: bytes | None,
+        head_lines: str,
+        allow_redirects: bool,
+        timeout_s: float,
+    ) -> tuple[int, bytes, bytes, BaseException | None, str]:
+        """One exchange, and the redirects after it; the deadline covers them all.
+
+        Returns status, response head, body, the error (None when answered) and the
+        URL that gave the final answer."""
+        deadline = _Deadline()
+        DEADLINES.add(deadline, timeout_s)
+        try:
+            for _ in range(self.max_redirects + 1):
+                status, head, raw = self._exchange(method, origin, target, body, head_lines)
+                if not allow_redirects or status not in REDIRECT_CODES:
+                    return status, head, raw, None, full_url
+                location = _find_header(_parse_head(head), b"location")
+                if location is None:
+                    return status, head, raw, None, full_url
+                next_url = urljoin(full_url, location)
+                if self.allow_hosts and not host_allowed(next_url, self.allow_hosts):
+                    refused = f"redirect to {next_url}: host not in allow_hosts"
+                    return status, head, raw, HostNotAllowedError(refused, "scenario"), full_url
+                full_url = next_url
+                origin, target, _ = _split_absolute(full_url)
+                if status not in KEEP_METHOD_ON_REDIRECT and method not in ("GET", "HEAD"):
+                    method, body = "GET", None  # as browsers do; the body's type goes too
+                    head_lines = "".join(
+                        f"{line}\r\n" for line in head_lines.split("\r\n")
+                        if line and not line.lower().startswith("content-type:")
+                    )  # fmt: skip
+            return (
+                status,
+                head,
+                raw,
+                ResponseError(f"more than {self.max_redirects} redirects"),
+                full_url,
+            )
+        except _Deadline as fired:
+            if fired is not deadline:
+                raise
+            late = TimeoutError(f"no complete response within {timeout_s:g}s")
+            return 0, b"", b"", late, full_url
+        except (OSError, httptools.HttpParserError, ValueError) as exc:
+            return 0, b"", b"", exc, full_url
+        finally:
+            DEADLINES.discard(deadline)
+
+    def _exchange(
+        self, method: str, origin: _Origin, target: str, body: bytes | None, head_lines: str
+    ) -> tuple[int, bytes, bytes]:
+        """Send one request on a keep-alive connection; its status, head and whole body."""
+        cookie = self._cookie_line(origin.key) if self.cookies else ""
+        if body is not None:
+            length = f"Content-Length: {len(body)}\r\n"
+        elif method in BODILESS_METHODS:
+            length = ""
+        else:  # a POST without a body still says so
+            length = "Content-Length: 0\r\n"
+        head = (
+            f"{method} {target} HTTP/1.1\r\nHost: {origin.host_header}\r\n"
+            f"{head_lines}{cookie}{length}\r\n"
+        )
+        payload = head.encode("latin-1") + body if body else head.encode("latin-1")
+        idle = self._idle.get(origin.key)
+        reused = bool(idle)
+        sock = idle.pop() if idle else self._connect(origin)
+        while True:
+            try:
+                message, parser = self._round_trip(sock, payload, method)
+                break
+            except ConnectionClosedError:
+                _close(sock)
+                if not reused:  # a fresh connection that closes at once: the server's answer
+                    raise
+                # the server closed an idle keep-alive connection (its timeout): send anew
+                reused = False
+                sock = self._connect(origin)
+            except BaseException:
+                _close(sock)
+                raise
+        if message.keep_alive:
+            self._idle.setdefault(origin.key, []).append(sock)
+        else:
+            _close(sock)
+        if b"set-cookie" in message.head.lower():
+            self._keep_cookies(origin.key, _parse_head(message.head))
+        raw = message.body[0] if len(message.body) == 1 else b"".join(message.body)
+        return parser.get_status_code(), message.head, raw
+
+    @staticmethod
+    def _round_trip(sock: Any, payload: bytes, method: str) -> tuple[_Message, Any]:
+        """Write `payload`, read one whole response. `ConnectionClosedError` only when the
+        connection ended before any byte of a response (so sending again is safe)."""
+        message = _Message()
+        parser = message.parser = httptools.HttpResponseParser(message)
+        received = False
+        try:
+            sent = sock.send(payload)  # one small request: usually all of it at once
+            if sent < len(payload):
+                sock.sendall(payload[sent:])
+            head_chunks: list[bytes] = []  # what came until the headers were complete
+            while not message.complete:
+                data = sock.recv(RECV_BYTES)
+                if not data:
+                    if message.headers_done:  # a body that ends with the connection
+                        message.complete = message.ended_by_close = True
+                        break
+                    if received:
+                        raise ConnectionError("connection closed in the middle of a response")
+                    raise ConnectionClosedError("connection closed before a response")
+                received = True
+                if not message.headers_done:
+                    head_chunks.append(data)
+                parser.feed_data(data)
+                if method == "HEAD" and message.headers_done and not message.complete:
+                    # a HEAD response has no body, whatever its Content-Length says
+                    message.keep_alive = parser.should_keep_alive()
+                    message.complete = True
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            if received:
+                raise
+            raise ConnectionClosedError(str(exc) or type(exc).__name__) from exc
+        start = head_chunks[0] if len(head_chunks) == 1 else b"".join(head_chunks)
+        message.head = start[: start.find(b"\r\n\r\n")]
+        return message, parser
+
+    def _check_allowed(self, method: str, url: str) -> None:
+        if self.allow_hosts and not host_allowed(url, self.allow_hosts):
+            raise HostNotAllowedError(
+                f"{method} {url}: host not in allow_hosts ({', '.join(self.allow_hosts)})",
+                "scenario",
+            )
+
+    def _connect(self, origin: _Origin) -> Any:
+        sock = gevent.socket.create_connection(origin.address)
+        sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
+        if origin.tls:
+            try:
+                sock = shared_tls_context(self.insecure).wrap_socket(
+                    sock, server_hostname=origin.tls_host
+                )
+            except BaseException:
+                _close(sock)
+                raise
+        return sock
+
+    # ------------------------------------------------------------------ cookies
+    def _cookie_line(self, key: tuple[str, str, int]) -> str:
+        jar = self.cookies.get(key)
+        if not jar:
+            return ""
+        return "Cookie: " + "; ".join(f"{k}={v}" for k, v in jar.items()) + "\r\n"
+
+    def _keep_cookies(
+        self, key: tuple[str, str, int], header_list: list[tuple[bytes, bytes]]
+    ) -> None:
+        jar = self.cookies.setdefault(key, {})
+        for name, value in header_list:
+            if name.lower() != b"set-cookie":
+                continue
+            pair, *attributes = value.decode("latin-1").split(";")
+            cookie_name, sep, cookie_value = pair.strip().partition("=")
+            if not sep or not cookie_name:
+                continue
+            if _deletes_cookie(attributes):
+                jar.pop(cookie_name, None)
+            else:
+                jar[cookie_name] = cookie_value
+
+
+def _deletes_cookie(attributes: list[str]) -> bool:
+    """``Max-Age=0`` (or negative): the server asks to forget the cookie."""
+    for attribute in attributes:
+        key, _, value = attribute.strip().partition("=")
+        if key.lower() == "max-age":
+            try:
+                return int(value.strip()) <= 0
+            except ValueError:
+                return False
+    return False
+
+
+def _parse_head(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The (name, value) fields of a response head (its status line skipped)."""
+    fields = []
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            fields.append((name.strip(), value.strip()))
+    return fields
+
+
+def _find_header(header_list: list[tuple[bytes, bytes]], lower_name: bytes) -> str | None:
+    for name, value in header_list:
+        if len(name) == len(lower_name) and name.lower() == lower_name:
+            return value.decode("latin-1")
+    return None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _close(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+# ---------------------------------------------------------------------- the user class
+
+
+class SurgeHttpUser(User):
+    """A User whose ``self.client`` is a `SurgeSession`: write tasks as for FastHttpUser.
+
+    The attributes keep FastHttpUser's names, so the engine sets the schedule's timeout
+    on either class the same way.
+    """
+
+    abstract = True
+    network_timeout: float = DEFAULT_TIMEOUT_S  # the whole request's deadline
+    connection_timeout: float = DEFAULT_TIMEOUT_S  # kept for FastHttpUser compatibility
+    insecure: bool = True
+    default_headers: dict[str, str] | None = None
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        if self.host is None:
+            raise StopTest("no host: set `host` on the User class or pass --host")
+        self.client = SurgeSession(
+            self.host,
+            environment.events.request,
+            self,
+            timeout_s=self.network_timeout,
+            insecure=self.insecure,
+            default_headers=self.default_headers,
+            max_redirects=self.max_redirects,
+        )
