@@ -161,8 +161,6 @@ class WorkerEngine:
         self._last_master = time.monotonic()
         self._greenlets: list[gevent.Greenlet] = []
         self._stopping = False
-        self._finished = False
-        environment.events.request.add_listener(self._on_request)
         warm_up()  # before any plan: pyarrow's lazy imports must not stall a running worker
 
     # ------------------------------------------------------------------ messages
@@ -188,6 +186,8 @@ class WorkerEngine:
         self._cum = CumulativeRate(schedule.stages)
         split = Split(self._switch_count(plan), plan.index, plan.count)
         self.recorder = Recorder(run_dir=self.run_dir, worker_id=self.worker_id)
+        # the recorder listens itself (no wrapper call per request) until `stop` unhooks it
+        self.environment.events.request.add_listener(self.recorder.on_request)
         self.dispatcher = Dispatcher(
             environment=self.environment,
             user_class=user_class,
@@ -270,18 +270,14 @@ class WorkerEngine:
         self._stopping = True
         self.dispatcher.stop(keep_backlog=keep_backlog)
         self.dispatcher.drain(drain_s)
-        self._finished = True  # responses after this are abandoned (not recorded, not counted)
+        # responses after this are abandoned (not recorded, not counted)
+        assert self.recorder is not None
+        self.environment.events.request.remove_listener(self.recorder.on_request)
         self.state = WorkerState.DONE
         self._health.probe.stop()
         self._send_health()
-        assert self.recorder is not None
         self.recorder.flush(wait=True)
         self._send_health()
-
-    # ------------------------------------------------------------------ recording
-    def _on_request(self, **kwargs: Any) -> None:
-        if self.recorder is not None and not self._finished:
-            self.recorder.on_request(**kwargs)
 
     # ------------------------------------------------------------------ health
     def beat_loop(self) -> None:
