@@ -304,6 +304,18 @@ def test_the_timeout_covers_the_whole_request(server):
     assert client.get("/ok", timeout=5).status_code == 200  # a fresh connection works
 
 
+def test_a_shorter_deadline_is_kept_while_a_long_one_is_pending(server):
+    """The sweeper sleeps until the earliest deadline; a nearer one must wake it."""
+    patient, _ = session(server.url, timeout_s=30.0)
+    hasty, _ = session(server.url, timeout_s=0.3)
+    waiting = gevent.spawn(patient.get, "/slow")  # pending for 2 s with a 30 s deadline
+    gevent.sleep(0.05)
+    started = time.monotonic()
+    r = hasty.get("/slow")
+    assert isinstance(r.error, TimeoutError) and time.monotonic() - started < 1.0
+    assert waiting.get(timeout=5).status_code == 200
+
+
 def test_a_deadline_never_fires_after_its_request_ended(server):
     """Requests finishing just before their deadline leave nothing behind to fire."""
     client, events = session(server.url, timeout_s=0.12)
