@@ -36,6 +36,7 @@ TITLE = "1. Generator efficiency (one core, loopback nginx)"
 KEPT_UP_MAX_DROPPED_SHARE = 0.001
 KEPT_UP_MAX_LAG_P99_MS = 100.0
 KEPT_UP_MIN_ACHIEVED = 0.95  # achieved / scheduled in the stage's window
+WARMUP_HOLD_S = 1.0  # before the staircase, at its first rate (connections open here)
 STAGE_SKIP_S = 0.3  # CPU is read from this long after a step starts (the step change settles)
 #: surge's staircases, as multiples of Locust FastHttpUser's flat-out rate in the same run:
 #: with its own client surge goes well past FastHttpUser; driving FastHttpUser it cannot
@@ -129,15 +130,21 @@ def open_model_capacity(
 ) -> dict[str, Any]:
     """surge on one core, offered `rates` in steps of `stage_s`: the highest step kept up.
 
+    A warm-up hold at the first rate comes first and is not judged: the slots open
+    their connections there (over HTTPS a TLS handshake each, which costs the first
+    fraction of a second a send lag the steady state does not have), as the closed-loop
+    generators get a warm-up before their window.
+
     Returns capacity_rps (None when no step was kept up), CPU µs per request and CPU %
     at that step, the highest rate it sent at any step (saturated), and every step.
     """
-    stages = [(r, stage_s) for r in rates]
+    stages = [(rates[0], WARMUP_HOLD_S)] + [(r, stage_s) for r in rates]
     text = schedule_yaml(name=name, target=url, stages=stages, user=user)
-    done = standalone(ctx, text, run_dir, counter, duration_s=len(stages) * stage_s)
+    duration_s = sum(secs for _, secs in stages)
+    done = standalone(ctx, text, run_dir, counter, duration_s=duration_s)
     if done.start_epoch is None or done.sampler is None:
         return {"error": f"surge wrote no manifest (exit {done.exit_code}); see {run_dir}.log"}
-    steps = stage_figures(run_dir, done.start_epoch, stages)
+    steps = stage_figures(run_dir, done.start_epoch, stages)[1:]  # the warm-up is not judged
     best: dict[str, Any] | None = None
     searching = True
     for step in steps:
@@ -263,7 +270,8 @@ def _result(
         f"a {window_s:g} s window; requests counted by nginx (stub_status), CPU time from the "
         "kernel for the generator process (user + system). Locust SurgeHttpUser is surge's "
         "client (`locustfiles/client.py`) in Locust's ordinary closed loop.",
-        f"surge: holds of {stage_s:g} s at multiples of FastHttpUser's median "
+        f"surge: a {WARMUP_HOLD_S:g} s warm-up hold at the first rate (not judged), then "
+        f"holds of {stage_s:g} s at multiples of FastHttpUser's median "
         f"({', '.join(fmt(r) for r in rates[GeneratorKind.SURGE])} req/s with its own client; "
         f"{', '.join(fmt(r) for r in rates[GeneratorKind.SURGE_FAST])} req/s driving "
         "FastHttpUser); a step is kept up when drops <= "

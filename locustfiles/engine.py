@@ -50,6 +50,14 @@ logger = logging.getLogger(__name__)
 # while the master still waits for the worker (--expect-workers).
 warm_up()
 
+# run_local stops a master with SIGINT (Locust's Ctrl-C path: stop, tell the workers,
+# write results) and SIGTERM is forwarded as SIGINT (`_stop_on_sigterm`). A process
+# started from a non-interactive shell's background job inherits SIGINT *ignored*, and
+# Python then keeps ignoring it: such a master would never stop and its workers would
+# send until they missed it. surge's Locust processes always take SIGINT as Ctrl-C.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 DEFAULT_RESULTS_DIR = Path("results")
 
 #: this process's parts of the run (module globals: one run per Locust process)

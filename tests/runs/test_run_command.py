@@ -52,6 +52,12 @@ def test_plain_lines_when_not_a_tty_or_ci() -> None:
     assert "\r" not in out.getvalue()
 
 
+def _like_a_terminal() -> None:
+    """Ctrl-C reaches a command started from a terminal. When this suite itself runs as a
+    shell's background job, its children inherit SIGINT ignored; undo that for the child."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.integration
 def test_ctrl_c_stops_the_load_keeps_the_data_and_exits_130(tmp_path: Path) -> None:
     with running_shop() as shop:
@@ -65,6 +71,7 @@ def test_ctrl_c_stops_the_load_keeps_the_data_and_exits_130(tmp_path: Path) -> N
              "--out", str(out), "--junit", str(tmp_path / "junit.xml")],
             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=_like_a_terminal,
         )  # fmt: skip
         try:
             _wait_running(out, proc)
