@@ -52,6 +52,7 @@ from requests.structures import CaseInsensitiveDict
 
 import surge
 from locustfiles.guard import HostNotAllowedError, host_allowed
+from locustfiles.verbs import HttpVerbs
 
 RECV_BYTES = 65536
 DEFAULT_TIMEOUT_S = 60.0
@@ -388,7 +389,7 @@ DEADLINES = _Deadlines()
 # ---------------------------------------------------------------------- the session
 
 
-class SurgeSession:
+class SurgeSession(HttpVerbs):
     """A user's HTTP client: keep-alive connections per host, one request event each.
 
     Args:
@@ -439,28 +440,6 @@ class SurgeSession:
         self._default_headers = fixed
         self._default_lower = {k.lower() for k in fixed}
         self._fixed_head = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
-
-    # ------------------------------------------------------------------ verbs
-    def get(self, url: str, **kwargs: Any) -> SurgeResponse:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, data: Any = None, **kwargs: Any) -> SurgeResponse:
-        return self.request("POST", url, data=data, **kwargs)
-
-    def put(self, url: str, data: Any = None, **kwargs: Any) -> SurgeResponse:
-        return self.request("PUT", url, data=data, **kwargs)
-
-    def patch(self, url: str, data: Any = None, **kwargs: Any) -> SurgeResponse:
-        return self.request("PATCH", url, data=data, **kwargs)
-
-    def delete(self, url: str, **kwargs: Any) -> SurgeResponse:
-        return self.request("DELETE", url, **kwargs)
-
-    def head(self, url: str, **kwargs: Any) -> SurgeResponse:
-        return self.request("HEAD", url, **kwargs)
-
-    def options(self, url: str, **kwargs: Any) -> SurgeResponse:
-        return self.request("OPTIONS", url, **kwargs)
 
     def request(
         self,

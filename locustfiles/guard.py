@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from locustfiles.verbs import HttpVerbs
 from surge.errors import SurgeError
 
 ABSOLUTE_PREFIXES = ("http://", "https://", "//")
@@ -33,7 +34,7 @@ def host_allowed(url: str, allow_hosts: tuple[str, ...]) -> bool:
     return False
 
 
-class GuardedClient:
+class GuardedClient(HttpVerbs):
     """A user's ``self.client`` with the allow list and timeout applied to every request.
 
     Attributes other than the HTTP verbs are the wrapped client's, so scenario code
@@ -56,27 +57,6 @@ class GuardedClient:
         if self._timeout is not None:
             kwargs.setdefault("timeout", self._timeout)
         return self._inner.request(method, url, **kwargs)
-
-    def get(self, url: str, **kwargs: Any) -> Any:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, data: Any = None, **kwargs: Any) -> Any:
-        return self.request("POST", url, data=data, **kwargs)
-
-    def put(self, url: str, data: Any = None, **kwargs: Any) -> Any:
-        return self.request("PUT", url, data=data, **kwargs)
-
-    def patch(self, url: str, data: Any = None, **kwargs: Any) -> Any:
-        return self.request("PATCH", url, data=data, **kwargs)
-
-    def delete(self, url: str, **kwargs: Any) -> Any:
-        return self.request("DELETE", url, **kwargs)
-
-    def head(self, url: str, **kwargs: Any) -> Any:
-        return self.request("HEAD", url, **kwargs)
-
-    def options(self, url: str, **kwargs: Any) -> Any:
-        return self.request("OPTIONS", url, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -197,8 +197,8 @@ variable "target_rps" {
 
 variable "rps_per_vcpu" {
   type        = number
-  description = "Requests per second one vCPU of a worker sustains (HTTP keep-alive). Default: surge's measured one-core capacity, 2,345 req/s in benchmarks/RESULTS.md (benchmark 1), rounded down; re-measure on your instance type."
-  default     = 2300
+  description = "Requests per second one vCPU of a worker sustains (keep-alive). Default: surge's measured one-core capacity over HTTPS, 5,345 req/s in benchmarks/RESULTS.md (benchmark 6; 6,014 over HTTP), rounded down; re-measure with your scenario on your instance type."
+  default     = 5000
 
   validation {
     condition     = var.rps_per_vcpu > 0

@@ -34,15 +34,15 @@ variables {
   schedule_key = "schedules/black-friday.yaml"
 }
 
-# 20,000 req/s x 1.5 headroom = 30,000 req/s; 2 vCPUs x 2,300 = 4,600 per worker -> 7.
+# 50,000 req/s x 1.5 headroom = 75,000 req/s; 2 vCPUs x 5,000 = 10,000 per worker -> 8.
 run "sized_from_target_rps" {
   command = plan
   variables {
-    target_rps = 20000
+    target_rps = 50000
   }
   assert {
-    condition     = length(aws_instance.worker) == 7 && output.sizing.planned_capacity_rps == 30000
-    error_message = "20,000 req/s with 50 % headroom on 2-vCPU workers at 2,300 req/s/vCPU needs 7 workers"
+    condition     = length(aws_instance.worker) == 8 && output.sizing.planned_capacity_rps == 75000
+    error_message = "50,000 req/s with 50 % headroom on 2-vCPU workers at 5,000 req/s/vCPU needs 8 workers"
   }
 }
 

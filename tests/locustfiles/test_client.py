@@ -8,12 +8,14 @@ connections. It counts connections and records every request it read.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,18 +138,16 @@ def _answer(server: ScriptedServer, conn: socket.socket, seen: Seen) -> bool:
     return True
 
 
-@pytest.fixture
-def server():
-    state = ScriptedServer()
+@contextlib.contextmanager
+def _serving(scheme: str = "http", ssl_context: Any = None) -> Iterator[ScriptedServer]:
+    """The scripted server on a free loopback port, in this process, until the block ends."""
+    state = ScriptedServer(scheme=scheme)
 
     def handle(conn: socket.socket, _addr: Any) -> None:
         state.connections += 1
         buf = bytearray()
         try:
-            while True:
-                seen = _read_request(conn, buf)
-                if seen is None:
-                    return
+            while (seen := _read_request(conn, buf)) is not None:
                 state.requests.append(seen)
                 if not _answer(state, conn, seen):
                     return
@@ -156,11 +156,20 @@ def server():
         finally:
             conn.close()
 
-    srv = gevent.server.StreamServer(("127.0.0.1", 0), handle)
+    extra = {"ssl_context": ssl_context} if ssl_context is not None else {}
+    srv = gevent.server.StreamServer(("127.0.0.1", 0), handle, **extra)
     srv.start()
     state.port = srv.server_port
-    yield state
-    srv.stop(timeout=1)
+    try:
+        yield state
+    finally:
+        srv.stop(timeout=1)
+
+
+@pytest.fixture
+def server():
+    with _serving() as state:
+        yield state
 
 
 class Events:
@@ -574,28 +583,10 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture
 def tls_server(certificate):
     cert, key = certificate
-    state = ScriptedServer(scheme="https")
-
-    def handle(conn: socket.socket, _addr: Any) -> None:
-        state.connections += 1
-        buf = bytearray()
-        try:
-            while (seen := _read_request(conn, buf)) is not None:
-                state.requests.append(seen)
-                if not _answer(state, conn, seen):
-                    return
-        except OSError:
-            return
-        finally:
-            conn.close()
-
     context = gevent.ssl.SSLContext(gevent.ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert), str(key))
-    srv = gevent.server.StreamServer(("127.0.0.1", 0), handle, ssl_context=context)
-    srv.start()
-    state.port = srv.server_port
-    yield state
-    srv.stop(timeout=1)
+    with _serving("https", context) as state:
+        yield state
 
 
 def test_https_with_keep_alive(tls_server):
