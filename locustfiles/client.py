@@ -17,10 +17,12 @@ FastHttpSession does (name, type, response time, length, exception, context), so
 Locust's statistics, web UI and CSVs and surge's recorder see the same requests.
 
 Supported, with FastHttpSession's names: ``get/post/put/patch/delete/head/options`` and
-``request`` with ``name`` (or ``rename_request``), ``catch_response`` (``success()``/``failure()``),
-``headers``, ``params``, ``data`` (str, bytes or a form dict), ``json``, ``auth``,
-``allow_redirects``, ``context``; responses with ``status_code``, ``ok``, ``headers``,
-``content``, ``text``, ``json()``, ``raise_for_status()``, ``url``, ``error``.
+``request`` with ``name`` (or ``rename_request``), ``catch_response``
+(``success()``/``failure()``), ``headers``, ``params``, ``data`` (str, bytes or a form
+dict), ``json``, ``auth``, ``allow_redirects``, ``context``; responses
+(`locustfiles.http_response`) with ``status_code``, ``ok``, ``headers``, ``content``,
+``text``, ``json()``, ``raise_for_status()``, ``url``, ``error``. Deadlines:
+`locustfiles.deadlines`.
 Deliberately simpler: cookies are name=value pairs kept per host and sent back to that
 host (Path, Domain and Expires are not interpreted; ``Max-Age=0`` deletes); the whole
 request, connect included, has one deadline (the schedule's ``timeout``); a response
@@ -33,11 +35,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
-import gzip
-import http
 import json as jsonlib
 import time
-import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
@@ -47,11 +46,19 @@ import gevent.socket
 import gevent.ssl
 import httptools
 from locust import User
-from locust.exception import CatchResponseError, LocustError, ResponseError, StopTest
-from requests.structures import CaseInsensitiveDict
+from locust.exception import ResponseError, StopTest
 
 import surge
+from locustfiles.deadlines import DEADLINES, Deadline
 from locustfiles.guard import HostNotAllowedError, host_allowed
+from locustfiles.http_response import (
+    FAILURE_FROM_STATUS,
+    HTTPStatusError,
+    SurgeResponse,
+    find_header,
+    parse_head,
+    status_phrase,
+)
 from locustfiles.verbs import HttpVerbs
 
 RECV_BYTES = 65536
@@ -60,168 +67,14 @@ DEFAULT_MAX_REDIRECTS = 5
 REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
 KEEP_METHOD_ON_REDIRECT = frozenset((307, 308))  # others become GET without a body
 BODILESS_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
-FAILURE_FROM_STATUS = 400  # like FastHttpSession: 2xx and 3xx are successes
 URL_CACHE_SIZE = 4096  # distinct absolute URLs whose parts are kept
 USER_AGENT = f"surge/{surge.__version__}"
 ACCEPT_ENCODING = "gzip, deflate"  # what `content` can decode without extra packages
 _SAFE_URL_CHARS = "/%?=&;:@+,$!*'()~#[]"
 
 
-class HTTPStatusError(ResponseError):
-    """A response whose status code counts as a failure (4xx, 5xx).
-
-    The message holds the status only, not the URL, so Locust's failure table groups
-    ``/products/1`` and ``/products/2`` under one line.
-    """
-
-
 class ConnectionClosedError(ConnectionError):
     """The server closed the connection before a complete response."""
-
-
-# ---------------------------------------------------------------------- responses
-
-
-class SurgeResponse:
-    """One response, or the error that took its place (``status_code`` 0, ``error`` set).
-
-    Used as a context manager when the request was made with ``catch_response=True``:
-    the request is then reported when the block ends, as a success or failure the
-    block decides (``success()`` / ``failure(message)``), else by its status.
-    """
-
-    __slots__ = (
-        "_body", "_catch", "_decoded", "_event", "_fields", "_head", "_headers", "_manual", "_meta",
-        "error", "method", "status_code", "url",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        method: str,
-        url: str,
-        status_code: int,
-        head: bytes,
-        body: bytes,
-        error: BaseException | None,
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.status_code = status_code
-        self.error = error
-        self._head = head  # status line and header lines, parsed only when asked for
-        self._fields: list[tuple[bytes, bytes]] | None = None
-        self._body = body
-        self._headers: CaseInsensitiveDict | None = None
-        self._decoded: bytes | None = None
-        self._catch = False
-        self._manual: bool | BaseException | None = None
-        self._meta: dict[str, Any] | None = None
-        self._event: Any = None
-
-    # ------------------------------------------------------------------ content
-    @property
-    def headers(self) -> CaseInsensitiveDict:
-        if self._headers is None:
-            found: CaseInsensitiveDict = CaseInsensitiveDict()
-            for raw_name, raw_value in self._header_fields():
-                name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-                found[name] = f"{found[name]}, {value}" if name in found else value
-            self._headers = found
-        return self._headers
-
-    @property
-    def content(self) -> bytes:
-        """The body, decompressed when the server sent gzip or deflate."""
-        if self._decoded is None:
-            self._decoded = _decode_body(self._body, self._header("content-encoding"))
-        return self._decoded
-
-    @property
-    def text(self) -> str:
-        return self.content.decode(_charset(self._header("content-type")), errors="replace")
-
-    def json(self) -> Any:
-        return jsonlib.loads(self.content)
-
-    @property
-    def reason(self) -> str:
-        try:
-            return http.HTTPStatus(self.status_code).phrase
-        except ValueError:
-            return ""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and 0 < self.status_code < FAILURE_FROM_STATUS
-
-    def raise_for_status(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def _header(self, lower_name: str) -> str | None:
-        key = lower_name.encode("latin-1")
-        return _find_header(self._header_fields(), key)
-
-    def _header_fields(self) -> list[tuple[bytes, bytes]]:
-        if self._fields is None:
-            self._fields = _parse_head(self._head)
-        return self._fields
-
-    def __repr__(self) -> str:
-        return f"<SurgeResponse [{self.status_code}] {self.method} {self.url}>"
-
-    # ------------------------------------------------------------------ catch_response
-    def success(self) -> None:
-        """Count this request as a success whatever its status (inside ``catch_response``)."""
-        self._manual = True
-
-    def failure(self, exc: str | BaseException) -> None:
-        """Count this request as a failure with `exc` as the reason (inside ``catch_response``)."""
-        self._manual = exc if isinstance(exc, BaseException) else CatchResponseError(exc)
-
-    def __enter__(self) -> SurgeResponse:
-        if not self._catch:
-            raise LocustError("a with-block around a request needs catch_response=True")
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        meta = self._meta
-        assert meta is not None
-        if self._manual is True:
-            meta["exception"] = None
-        elif self._manual is not None:
-            meta["exception"] = self._manual
-        elif isinstance(exc, ResponseError):
-            meta["exception"] = exc
-        elif exc is not None:  # the block failed: still one record, then the error goes on
-            meta["exception"] = exc
-            self._event.fire(**meta)
-            return False
-        self._event.fire(**meta)
-        return exc is None or isinstance(exc, ResponseError)
-
-
-def _decode_body(body: bytes, encoding: str | None) -> bytes:
-    if not body or not encoding:
-        return body
-    encoding = encoding.strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        return gzip.decompress(body)
-    if encoding == "deflate":
-        try:
-            return zlib.decompress(body)
-        except zlib.error:  # some servers send raw deflate without the zlib header
-            return zlib.decompress(body, -zlib.MAX_WBITS)
-    return body
-
-
-def _charset(content_type: str | None) -> str:
-    if content_type:
-        for part in content_type.split(";")[1:]:
-            key, _, value = part.strip().partition("=")
-            if key.lower() == "charset" and value:
-                return value.strip("\"' ")
-    return "utf-8"
 
 
 # ---------------------------------------------------------------------- parsing
@@ -321,71 +174,6 @@ def _checked_header(name: str, value: Any) -> str:
     return text
 
 
-# ---------------------------------------------------------------------- deadlines
-
-
-class _Deadline(BaseException):
-    """Thrown into a request's greenlet when its time is up (BaseException, like
-    gevent.Timeout, so a scenario's ``except Exception`` cannot swallow it)."""
-
-    __slots__ = ("due", "greenlet")
-
-
-class _Deadlines:
-    """Every in-flight request's deadline in the process, enforced by one sweeper.
-
-    A gevent.Timeout per request means a libev timer created, started and closed for
-    each one (~6 % of the CPU of a request on the hot path). Here a request only enters
-    and leaves a dict. The sweeper sleeps until the earliest deadline (at least
-    `SWEEP_S`, so a timeout fires up to that much late) and is woken early only when a
-    request with a nearer deadline arrives; an idle generator is not woken at all. The
-    throw goes through the hub and checks again there that the request is still in
-    flight, so it can never land in a greenlet that has already moved on.
-    """
-
-    SWEEP_S = 0.05
-
-    def __init__(self) -> None:
-        self._pending: dict[_Deadline, None] = {}  # insertion-ordered set
-        self._sweeper: gevent.Greenlet | None = None
-        self._wake_at = 0.0  # monotonic time the sweeper sleeps until
-
-    def add(self, deadline: _Deadline, seconds: float) -> None:
-        deadline.due = due = time.monotonic() + seconds
-        deadline.greenlet = gevent.getcurrent()
-        self._pending[deadline] = None
-        if self._sweeper is None or self._sweeper.dead:
-            self._sweeper = gevent.spawn(self._sweep)
-        elif due + self.SWEEP_S < self._wake_at:  # sooner than the sweeper will look
-            self._sweeper.kill(block=False)
-            self._sweeper = gevent.spawn(self._sweep)
-
-    def discard(self, deadline: _Deadline) -> None:
-        self._pending.pop(deadline, None)
-
-    def _sweep(self) -> None:
-        run_callback = gevent.get_hub().loop.run_callback
-        while self._pending:
-            now = time.monotonic()
-            upcoming = None
-            for deadline in list(self._pending):
-                if deadline.due <= now:
-                    run_callback(self._expire, deadline)
-                elif upcoming is None or deadline.due < upcoming:
-                    upcoming = deadline.due
-            wait = self.SWEEP_S if upcoming is None else max(self.SWEEP_S, upcoming - now)
-            self._wake_at = now + wait
-            gevent.sleep(wait)
-
-    def _expire(self, deadline: _Deadline) -> None:
-        if deadline in self._pending:  # still waiting inside its request
-            del self._pending[deadline]
-            deadline.greenlet.throw(deadline)
-
-
-DEADLINES = _Deadlines()
-
-
 # ---------------------------------------------------------------------- the session
 
 
@@ -481,7 +269,7 @@ class SurgeSession(HttpVerbs):
         )  # fmt: skip
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         if error is None and status >= FAILURE_FROM_STATUS:
-            error = HTTPStatusError(f"HTTP {status} {_phrase(status)}")
+            error = HTTPStatusError(f"HTTP {status} {status_phrase(status)}")
         response = SurgeResponse(method, answered_by, status, head, raw, error)
         user = self.user
         ctx = user.context() if user is not None else {}
@@ -580,14 +368,14 @@ class SurgeSession(HttpVerbs):
 
         Returns status, response head, body, the error (None when answered) and the
         URL that gave the final answer."""
-        deadline = _Deadline()
+        deadline = Deadline()
         DEADLINES.add(deadline, timeout_s)
         try:
             for _ in range(self.max_redirects + 1):
                 status, head, raw = self._exchange(method, origin, target, body, head_lines)
                 if not allow_redirects or status not in REDIRECT_CODES:
                     return status, head, raw, None, full_url
-                location = _find_header(_parse_head(head), b"location")
+                location = find_header(parse_head(head), b"location")
                 if location is None:
                     return status, head, raw, None, full_url
                 next_url = urljoin(full_url, location)
@@ -609,7 +397,7 @@ class SurgeSession(HttpVerbs):
                 ResponseError(f"more than {self.max_redirects} redirects"),
                 full_url,
             )
-        except _Deadline as fired:
+        except Deadline as fired:
             if fired is not deadline:
                 raise
             late = TimeoutError(f"no complete response within {timeout_s:g}s")
@@ -657,7 +445,7 @@ class SurgeSession(HttpVerbs):
         else:
             _close(sock)
         if b"set-cookie" in message.head.lower():
-            self._keep_cookies(origin.key, _parse_head(message.head))
+            self._keep_cookies(origin.key, parse_head(message.head))
         raw = message.body[0] if len(message.body) == 1 else b"".join(message.body)
         return parser.get_status_code(), message.head, raw
 
@@ -752,30 +540,6 @@ def _deletes_cookie(attributes: list[str]) -> bool:
             except ValueError:
                 return False
     return False
-
-
-def _parse_head(head: bytes) -> list[tuple[bytes, bytes]]:
-    """The (name, value) fields of a response head (its status line skipped)."""
-    fields = []
-    for line in head.split(b"\r\n")[1:]:
-        name, sep, value = line.partition(b":")
-        if sep:
-            fields.append((name.strip(), value.strip()))
-    return fields
-
-
-def _find_header(header_list: list[tuple[bytes, bytes]], lower_name: bytes) -> str | None:
-    for name, value in header_list:
-        if len(name) == len(lower_name) and name.lower() == lower_name:
-            return value.decode("latin-1")
-    return None
-
-
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 def _close(sock: Any) -> None:

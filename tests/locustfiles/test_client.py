@@ -28,14 +28,10 @@ from locust import task
 from locust.env import Environment
 from locust.exception import CatchResponseError, LocustError, StopTest
 
-from locustfiles.client import (
-    DEADLINES,
-    HTTPStatusError,
-    SurgeHttpUser,
-    SurgeSession,
-    _Deadline,
-)
+from locustfiles.client import SurgeHttpUser, SurgeSession
+from locustfiles.deadlines import DEADLINES, Deadline
 from locustfiles.guard import HostNotAllowedError, guard_user
+from locustfiles.http_response import HTTPStatusError
 from locustfiles.recorder import classify
 
 # ---------------------------------------------------------------------- the server
@@ -343,7 +339,7 @@ def test_a_deadline_never_fires_after_its_request_ended(server):
 def test_an_expired_deadline_is_not_thrown_once_its_request_has_ended():
     """The sweeper decided to expire a request, but the request finished before the hub
     ran that decision: nothing may be thrown into the greenlet, which has moved on."""
-    deadline = _Deadline()
+    deadline = Deadline()
     DEADLINES.add(deadline, 0.0)
     gevent.get_hub().loop.run_callback(DEADLINES._expire, deadline)  # the sweeper's verdict
     DEADLINES.discard(deadline)  # ...and the request ends first

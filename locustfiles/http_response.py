@@ -1,0 +1,191 @@
+"""What surge's HTTP client (`locustfiles.client`) hands a task: one response, decoded lazily.
+
+The head and body are kept as received; header fields, decompression and text are
+worked out only when a task asks, because most load-test tasks read only the status.
+The same object is the ``catch_response`` context manager, as in Locust's clients.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http
+import json as jsonlib
+import zlib
+from typing import Any
+
+from locust.exception import CatchResponseError, LocustError, ResponseError
+from requests.structures import CaseInsensitiveDict
+
+FAILURE_FROM_STATUS = 400  # like FastHttpSession: 2xx and 3xx are successes
+
+
+class HTTPStatusError(ResponseError):
+    """A response whose status code counts as a failure (4xx, 5xx).
+
+    The message holds the status only, not the URL, so Locust's failure table groups
+    ``/products/1`` and ``/products/2`` under one line.
+    """
+
+
+class SurgeResponse:
+    """One response, or the error that took its place (``status_code`` 0, ``error`` set).
+
+    Used as a context manager when the request was made with ``catch_response=True``:
+    the request is then reported when the block ends, as a success or failure the
+    block decides (``success()`` / ``failure(message)``), else by its status.
+    """
+
+    __slots__ = (
+        "_body", "_catch", "_decoded", "_event", "_fields", "_head", "_headers", "_manual", "_meta",
+        "error", "method", "status_code", "url",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status_code: int,
+        head: bytes,
+        body: bytes,
+        error: BaseException | None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        self.error = error
+        self._head = head  # status line and header lines, parsed only when asked for
+        self._fields: list[tuple[bytes, bytes]] | None = None
+        self._body = body
+        self._headers: CaseInsensitiveDict | None = None
+        self._decoded: bytes | None = None
+        self._catch = False
+        self._manual: bool | BaseException | None = None
+        self._meta: dict[str, Any] | None = None
+        self._event: Any = None
+
+    # ------------------------------------------------------------------ content
+    @property
+    def headers(self) -> CaseInsensitiveDict:
+        if self._headers is None:
+            found: CaseInsensitiveDict = CaseInsensitiveDict()
+            for raw_name, raw_value in self._header_fields():
+                name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+                found[name] = f"{found[name]}, {value}" if name in found else value
+            self._headers = found
+        return self._headers
+
+    @property
+    def content(self) -> bytes:
+        """The body, decompressed when the server sent gzip or deflate."""
+        if self._decoded is None:
+            self._decoded = _decode_body(self._body, self._header("content-encoding"))
+        return self._decoded
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(_charset(self._header("content-type")), errors="replace")
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
+
+    @property
+    def reason(self) -> str:
+        return status_phrase(self.status_code)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and 0 < self.status_code < FAILURE_FROM_STATUS
+
+    def raise_for_status(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _header(self, lower_name: str) -> str | None:
+        key = lower_name.encode("latin-1")
+        return find_header(self._header_fields(), key)
+
+    def _header_fields(self) -> list[tuple[bytes, bytes]]:
+        if self._fields is None:
+            self._fields = parse_head(self._head)
+        return self._fields
+
+    def __repr__(self) -> str:
+        return f"<SurgeResponse [{self.status_code}] {self.method} {self.url}>"
+
+    # ------------------------------------------------------------------ catch_response
+    def success(self) -> None:
+        """Count this request as a success whatever its status (inside ``catch_response``)."""
+        self._manual = True
+
+    def failure(self, exc: str | BaseException) -> None:
+        """Count this request as a failure with `exc` as the reason (inside ``catch_response``)."""
+        self._manual = exc if isinstance(exc, BaseException) else CatchResponseError(exc)
+
+    def __enter__(self) -> SurgeResponse:
+        if not self._catch:
+            raise LocustError("a with-block around a request needs catch_response=True")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        meta = self._meta
+        assert meta is not None
+        if self._manual is True:
+            meta["exception"] = None
+        elif self._manual is not None:
+            meta["exception"] = self._manual
+        elif isinstance(exc, ResponseError):
+            meta["exception"] = exc
+        elif exc is not None:  # the block failed: still one record, then the error goes on
+            meta["exception"] = exc
+            self._event.fire(**meta)
+            return False
+        self._event.fire(**meta)
+        return exc is None or isinstance(exc, ResponseError)
+
+
+def _decode_body(body: bytes, encoding: str | None) -> bytes:
+    if not body or not encoding:
+        return body
+    encoding = encoding.strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        try:
+            return zlib.decompress(body)
+        except zlib.error:  # some servers send raw deflate without the zlib header
+            return zlib.decompress(body, -zlib.MAX_WBITS)
+    return body
+
+
+def _charset(content_type: str | None) -> str:
+    if content_type:
+        for part in content_type.split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                return value.strip("\"' ")
+    return "utf-8"
+
+
+def parse_head(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The (name, value) fields of a response head (its status line skipped)."""
+    fields = []
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            fields.append((name.strip(), value.strip()))
+    return fields
+
+
+def find_header(header_list: list[tuple[bytes, bytes]], lower_name: bytes) -> str | None:
+    for name, value in header_list:
+        if len(name) == len(lower_name) and name.lower() == lower_name:
+            return value.decode("latin-1")
+    return None
+
+
+def status_phrase(status: int) -> str:
+    """The standard reason phrase of `status` ("" for codes without one)."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
