@@ -151,15 +151,16 @@ def _run_hours(manifest: Mapping[str, Any], duration_s: float) -> float:
 
 
 def fleet_instances(manifest: Mapping[str, Any]) -> dict[str, int]:
-    """Instance type -> count: the manifest's `fleet`, else distinct worker hosts with a type."""
+    """Instance type -> count: the manifest's `fleet`, else the distinct hosts with a type
+    among the workers and the master (several worker processes share one instance)."""
     fleet = manifest.get("fleet")
     if isinstance(fleet, Mapping) and fleet.get("instance_type"):
         return {str(fleet["instance_type"]): int(fleet.get("instances", 1))}
     hosts: dict[str, str] = {}
-    for worker in manifest.get("workers") or []:
-        if isinstance(worker, Mapping) and worker.get("instance_type"):
-            host = str(worker.get("host") or worker.get("id") or len(hosts))
-            hosts[host] = str(worker["instance_type"])
+    for process in [*(manifest.get("workers") or []), manifest.get("master")]:
+        if isinstance(process, Mapping) and process.get("instance_type"):
+            host = str(process.get("host") or process.get("id") or len(hosts))
+            hosts.setdefault(host, str(process["instance_type"]))  # a host is one instance
     return dict(Counter(hosts.values()))
 
 

@@ -31,7 +31,13 @@ from locustfiles import histogram
 from locustfiles.arrivals import CumulativeRate
 from locustfiles.worker import MSG_PLAN, Plan
 from surge.errors import ExitCode
-from surge.results import build_manifest, write_health, write_manifest, write_status
+from surge.results import (
+    INSTANCE_TYPE_ENV,
+    build_manifest,
+    write_health,
+    write_manifest,
+    write_status,
+)
 from surge.schedule import Schedule
 from surge.thresholds import MetricKind, Threshold
 
@@ -80,6 +86,7 @@ class WorkerInfo:
     last_seen: float
     host: str = ""
     pid: int = 0
+    instance_type: str | None = None  # EC2 type, when the agent knows it (for the cost)
     done: bool = False
     cpu_hot_seconds: int = 0
     last: dict[str, Any] = field(default_factory=dict)
@@ -187,6 +194,8 @@ class FleetController:
         info.last_seen = time.monotonic()
         if "pid" in data:
             info.host, info.pid = data["host"], data["pid"]
+        if data.get("instance_type"):
+            info.instance_type = str(data["instance_type"])
 
     def on_health(self, client_id: str, data: dict[str, Any]) -> None:
         self.on_beat(client_id, data)
@@ -479,7 +488,9 @@ class FleetController:
             schedule=self.schedule,
             started_at=self.started_at,
             ended_at=self.ended_at,
-            workers=[{"id": w.worker, "host": w.host, "pid": w.pid} for w in self.workers.values()],
+            workers=[_worker_entry(w) for w in self.workers.values()],
+            master={"host": socket.gethostname(),
+                    "instance_type": os.environ.get(INSTANCE_TYPE_ENV) or None},
             clock_offsets_ms={w.worker: round(w.clock_offset_ms, 3) for w in self.workers.values()},
             state=self.state.value,
             hard_end=_iso(dt.datetime.fromtimestamp(self.hard_end_epoch, dt.UTC))
@@ -534,3 +545,11 @@ def _locust_clients(runner: Any) -> set[str] | None:
     if clients is None:
         return None
     return {c.id for c in clients.all if c.state != "missing"}
+
+
+def _worker_entry(w: WorkerInfo) -> dict[str, Any]:
+    """A worker as the manifest lists it (``instance_type`` only when known)."""
+    entry: dict[str, Any] = {"id": w.worker, "host": w.host, "pid": w.pid}
+    if w.instance_type:
+        entry["instance_type"] = w.instance_type
+    return entry

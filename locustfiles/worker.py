@@ -32,6 +32,7 @@ from locustfiles.health import ProcessHealth
 from locustfiles.histogram import bucket_counts
 from locustfiles.recorder import FLUSH_INTERVAL_S, Recorder, warm_up
 from surge.errors import ScheduleError
+from surge.results import INSTANCE_TYPE_ENV
 from surge.schedule import Schedule, parse_schedule
 
 logger = logging.getLogger(__name__)
@@ -287,6 +288,7 @@ class WorkerEngine:
                 self.environment.runner.send_message(MSG_BEAT, {
                     "worker": self.worker_id, "state": self.state.value,
                     "host": socket.gethostname(), "pid": os.getpid(),
+                    "instance_type": os.environ.get(INSTANCE_TYPE_ENV) or None,
                 })  # fmt: skip
             except Exception:  # the master is gone or reconnecting; the watchdog decides
                 logger.debug("beat not sent", exc_info=True)

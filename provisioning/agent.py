@@ -44,7 +44,7 @@ from provisioning.agent_clock import (
 from provisioning.agent_settings import AgentSettings, Role
 from provisioning.agent_sync import RunUploader, StopWatcher
 from surge.errors import ExitCode, SurgeError
-from surge.results import MANIFEST, REQUESTS_DIR
+from surge.results import INSTANCE_TYPE_ENV, MANIFEST, REQUESTS_DIR
 from surge.s3 import S3Error, S3Store, S3Url, run_url
 from surge.schedule import Schedule, parse_schedule
 
@@ -229,6 +229,8 @@ class Agent:
         logs = self.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(local.REPO_ROOT), *sys.path])}
+        if self.settings.instance_type:  # the engine reports it; the report prices the fleet
+            env[INSTANCE_TYPE_ENV] = self.settings.instance_type
         with open(logs / f"locust-{name}.log", "ab") as out:
             proc = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -17,7 +17,9 @@ Optional keys beyond the contract, with defaults for a real instance:
 SURGE_MASTER_PORT (5557), SURGE_MASTER_BIND_HOST (0.0.0.0: the master listens on
 its private address), SURGE_EXPECT_WORKERS (1: the master starts planning when
 one worker process is connected; later ones join with a re-split before
-start_at), SURGE_WORK_DIR (/var/lib/surge), SURGE_AGENT_ID (the host name).
+start_at), SURGE_WORK_DIR (/var/lib/surge), SURGE_AGENT_ID (the host name),
+SURGE_INSTANCE_TYPE (none: the EC2 instance type, which Terraform writes; it goes into
+the run's manifest so the report can price the fleet).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class AgentSettings:
     expect_workers: int = 1
     work_dir: Path = Path(DEFAULT_WORK_DIR)
     agent_id: str = ""
+    instance_type: str | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -131,6 +134,7 @@ def parse_settings(env: dict[str, str], where: str = "agent env") -> AgentSettin
         expect_workers=_count(env.get("SURGE_EXPECT_WORKERS", "1"), "SURGE_EXPECT_WORKERS", where),
         work_dir=Path(env.get("SURGE_WORK_DIR") or DEFAULT_WORK_DIR),
         agent_id=env.get("SURGE_AGENT_ID") or socket.gethostname(),
+        instance_type=env.get("SURGE_INSTANCE_TYPE") or None,
     )
 
 

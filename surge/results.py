@@ -35,6 +35,10 @@ from surge.errors import RunDirError
 FORMAT_VERSION = 1
 KNOWN_FORMAT_VERSIONS = frozenset({1})
 MANIFEST = "manifest.json"
+#: environment variable a generator process reads its EC2 instance type from (the agent
+#: sets it from Terraform's SURGE_INSTANCE_TYPE); the manifest's workers and master carry
+#: it as ``instance_type`` so the report can price the fleet
+INSTANCE_TYPE_ENV = "SURGE_INSTANCE_TYPE"
 REQUESTS_DIR = "requests"
 HEALTH_FILE = "health.parquet"
 STATUS_FILE = "status.json"

@@ -70,8 +70,9 @@ locals {
     poweroff         = var.poweroff_when_done
   }
   master_user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.agent_settings, {
-    role        = "master"
-    master_host = ""
+    role          = "master"
+    master_host   = ""
+    instance_type = var.master_instance_type # in the manifest, so the report prices the fleet
   }))
 }
 
@@ -132,8 +133,9 @@ resource "aws_instance" "worker" {
   instance_initiated_shutdown_behavior = local.worker_shutdown
   user_data_replace_on_change          = true
   user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.agent_settings, {
-    role        = "worker"
-    master_host = aws_instance.master.private_ip
+    role          = "worker"
+    master_host   = aws_instance.master.private_ip
+    instance_type = var.worker_instance_type
   }))
 
   dynamic "instance_market_options" {

@@ -93,6 +93,7 @@ run "defaults" {
       "SURGE_REGION=eu-west-1",
       "SURGE_WORKER_PROCESSES=auto",
       "SURGE_POWEROFF=true",
+      "SURGE_INSTANCE_TYPE=c6i.large\n",
       "exec /usr/local/sbin/surge-boot",
     ] : strcontains(aws_instance.master.user_data, line)])
     error_message = "master user data must carry its settings and start the baked boot script"
@@ -104,9 +105,9 @@ run "defaults" {
   assert {
     condition = alltrue([
       for w in aws_instance.worker :
-      strcontains(w.user_data, "SURGE_ROLE=worker\n") && strcontains(w.user_data, "SURGE_MASTER_HOST=10.0.1.10\n") && strcontains(w.user_data, "SURGE_RUN_ID=bf-1\n")
+      strcontains(w.user_data, "SURGE_ROLE=worker\n") && strcontains(w.user_data, "SURGE_MASTER_HOST=10.0.1.10\n") && strcontains(w.user_data, "SURGE_RUN_ID=bf-1\n") && strcontains(w.user_data, "SURGE_INSTANCE_TYPE=c6i.large\n")
     ])
-    error_message = "worker user data must name the worker role and the master's private address"
+    error_message = "worker user data must name the worker role, the master's private address and the instance type (priced in the report)"
   }
   assert {
     condition     = startswith(aws_instance.master.user_data, "#!/bin/bash\n") && strcontains(aws_instance.master.user_data, "set -euo pipefail")

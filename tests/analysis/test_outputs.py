@@ -147,6 +147,16 @@ def test_fleet_cost_from_the_manifest() -> None:
     assert fleet_cost({"fleet": {"instance_type": "x9.huge", "instances": 3}}, 60).usd is None
 
 
+def test_the_master_instance_is_priced_too_unless_it_hosts_workers() -> None:
+    workers = [{"id": "w1", "host": "ip-1", "instance_type": "c6i.large"}]
+    own = {"workers": workers, "master": {"host": "ip-0", "instance_type": "c6i.large"}}
+    assert fleet_cost(own, 3600).instances == {"c6i.large": 2}
+    shared = {"workers": workers, "master": {"host": "ip-1", "instance_type": "c6i.xlarge"}}
+    assert fleet_cost(shared, 3600).instances == {"c6i.large": 1}  # one host, one instance
+    local = {"workers": workers, "master": {"host": "laptop", "instance_type": None}}
+    assert fleet_cost(local, 3600).instances == {"c6i.large": 1}
+
+
 def test_cost_command_json_has_exactly_the_documented_keys(capsys: pytest.CaptureFixture) -> None:
     assert (
         main(

@@ -129,9 +129,9 @@ def test_fleet_starts_together_uploads_and_fetch_rebuilds_the_report(
     start_at = push_schedule(
         fleet, shop.url, start_in_s=START_IN_S, stages="[{rps: 100, duration: 3s}]"
     )
-    fleet.start("master", "master", expect_workers=2)
-    fleet.start("w1", "worker")
-    fleet.start("w2", "worker")
+    fleet.start("master", "master", expect_workers=2, instance_type="c6i.large")
+    fleet.start("w1", "worker", instance_type="c6i.xlarge")
+    fleet.start("w2", "worker", instance_type="c6i.xlarge")
     codes = fleet.wait()
     assert codes["w1"] == 0, fleet.output("w1")
     assert codes["w2"] == 0, fleet.output("w2")
@@ -142,6 +142,9 @@ def test_fleet_starts_together_uploads_and_fetch_rebuilds_the_report(
     manifest = read_manifest(dest)
     assert len(manifest["workers"]) == 2
     assert not manifest["lost_workers"]
+    # Terraform writes each instance's type; the manifest carries it to the report's cost
+    assert {w["instance_type"] for w in manifest["workers"]} == {"c6i.xlarge"}
+    assert manifest["master"]["instance_type"] == "c6i.large"
     times = sent_times(dest)
     assert len(times) == 2  # both workers' parts made it through S3
     start_us = int(start_at.timestamp() * 1_000_000)
@@ -164,6 +167,9 @@ def test_fleet_starts_together_uploads_and_fetch_rebuilds_the_report(
     rebuilt = build_report(dest, out_dir=fleet.tmp / "rebuilt", charts=False)
     again = json.loads((rebuilt.out_dir / "summary.json").read_text())
     assert _without_volatile(again) == _without_volatile(uploaded)
+    # every agent runs on this one host here, so it counts once, as a worker instance
+    assert again["cost"]["fleet"]["instances"] == {"c6i.xlarge": 1}
+    assert again["cost"]["fleet"]["usd"] is not None  # priced (a 3 s run rounds to $0.00)
     assert (dest / "logs" / "agent-w1.log").exists() and (
         dest / "logs" / "agent-master.log"
     ).exists()
