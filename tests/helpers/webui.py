@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioning.local import free_port
+from tests.helpers.signals import like_a_terminal
 
 REPO = Path(__file__).resolve().parents[2]
 UI_START_TIMEOUT_S = 45.0  # master and workers import Locust, pandas...: slow on a busy box
@@ -64,7 +65,9 @@ def ui_run(
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     log = open(run_dir.parent / f"{run_id}-launcher.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=like_a_terminal
+    )
     run = UIRun(f"http://127.0.0.1:{port}", run_dir, proc)
     try:
         deadline = time.monotonic() + UI_START_TIMEOUT_S

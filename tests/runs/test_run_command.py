@@ -17,6 +17,7 @@ from provisioning.progress import Progress, is_plain, render
 from surge.results import read_requests
 from tests.helpers.agents import REPO_ROOT, live_schedule_yaml
 from tests.helpers.shop import running_shop
+from tests.helpers.signals import like_a_terminal
 
 STATUS = {
     "state": "running", "stage_index": 2, "stage_count": 8, "offered_rps": 150.0,
@@ -52,12 +53,6 @@ def test_plain_lines_when_not_a_tty_or_ci() -> None:
     assert "\r" not in out.getvalue()
 
 
-def _like_a_terminal() -> None:
-    """Ctrl-C reaches a command started from a terminal. When this suite itself runs as a
-    shell's background job, its children inherit SIGINT ignored; undo that for the child."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.integration
 def test_ctrl_c_stops_the_load_keeps_the_data_and_exits_130(tmp_path: Path) -> None:
     with running_shop() as shop:
@@ -71,7 +66,7 @@ def test_ctrl_c_stops_the_load_keeps_the_data_and_exits_130(tmp_path: Path) -> N
              "--out", str(out), "--junit", str(tmp_path / "junit.xml")],
             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            preexec_fn=_like_a_terminal,
+            preexec_fn=like_a_terminal,
         )  # fmt: skip
         try:
             _wait_running(out, proc)
