@@ -211,7 +211,7 @@ def _result(
         "far below any listed instance's limit.",
         f"TLS endpoint: nginx with a self-signed P-256 certificate (openssl, made at bench "
         f"time), TLS 1.3, one keep-alive connection per slot, one client TLS context shared "
-        f"by all slots (benchmarks/locustfiles/products.py); surge's staircase "
+        f"by all slots (locustfiles/client.py: shared_tls_context); surge's staircase "
         f"{', '.join(fmt(r) for r in rates)} req/s, {len(tls_runs)} repeat(s).",
         "Prices: published on-demand list prices, not measurements (analysis/cost.py); the "
         "original experiment's fleet cost uses the same table.",

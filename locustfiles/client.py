@@ -50,7 +50,7 @@ from locust.exception import ResponseError, StopTest
 
 import surge
 from locustfiles.deadlines import DEADLINES, Deadline
-from locustfiles.guard import HostNotAllowedError, host_allowed
+from locustfiles.guard import HostNotAllowedError, check_host
 from locustfiles.http_response import (
     FAILURE_FROM_STATUS,
     HTTPStatusError,
@@ -83,17 +83,14 @@ class ConnectionClosedError(ConnectionError):
 class _Message:
     """httptools callbacks for one response (only those it has are called)."""
 
-    __slots__ = (
-        "body", "complete", "ended_by_close", "head", "headers_done", "keep_alive", "parser",
-    )  # fmt: skip
+    __slots__ = ("body", "complete", "head", "headers_done", "keep_alive", "parser")
 
     def __init__(self) -> None:
         self.head = b""
         self.body: list[bytes] = []
         self.headers_done = False
         self.complete = False
-        self.ended_by_close = False
-        self.keep_alive = False
+        self.keep_alive = False  # set when complete; a body ended by the close leaves it False
         self.parser: Any = None
 
     def on_headers_complete(self) -> None:
@@ -114,7 +111,7 @@ class _Message:
 class _Origin:
     """Where requests for one scheme://host:port go, and the fixed part of their head."""
 
-    __slots__ = ("address", "host_header", "key", "tls", "tls_host")
+    __slots__ = ("address", "host_header", "key", "tls")
 
     def __init__(self, scheme: str, host: str, port: int | None) -> None:
         scheme = scheme.lower()
@@ -123,11 +120,10 @@ class _Origin:
         if not host:
             raise ValueError("URL without a host")
         self.tls = scheme == "https"
-        port = port or (443 if self.tls else 80)
-        self.address = (host, port)
-        self.tls_host = host
-        bracketed = f"[{host}]" if ":" in host else host
         default_port = 443 if self.tls else 80
+        port = port or default_port
+        self.address = (host, port)
+        bracketed = f"[{host}]" if ":" in host else host
         self.host_header = bracketed if port == default_port else f"{bracketed}:{port}"
         self.key = (scheme, host.lower(), port)
 
@@ -150,11 +146,17 @@ def _quoted(target: str) -> str:
     return quote(target, safe=_SAFE_URL_CHARS)
 
 
+def shared_tls_context(insecure: bool, cafile: str | None = None) -> gevent.ssl.SSLContext:
+    """One client TLS context per process (per `insecure` and CA file), for surge's client
+    and, as their ``ssl_context_factory``, for FastHttpUser classes the engine drives:
+    building one costs ~40 ms of CPU (certifi's CA bundle is loaded every time), so a
+    context per connection or per user would stall every new slot of a ramp."""
+    return _tls_context(insecure, cafile)  # one cache key however it is called
+
+
 @functools.cache
-def shared_tls_context(insecure: bool) -> gevent.ssl.SSLContext:
-    """One client TLS context per process: building one costs ~40 ms of CPU, so a
-    context per connection would stall every new slot of a ramp."""
-    context = gevent.ssl.create_default_context()
+def _tls_context(insecure: bool, cafile: str | None) -> gevent.ssl.SSLContext:
+    context = gevent.ssl.create_default_context(cafile=cafile)
     if insecure:  # FastHttpUser's default too: load-test targets often use private CAs
         context.check_hostname = False
         context.verify_mode = gevent.ssl.CERT_NONE
@@ -253,7 +255,8 @@ class SurgeSession(HttpVerbs):
         elif url.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
             origin, target, _ = _split_absolute(url)
             full_url = url
-            self._check_allowed(method, url)
+            if self.allow_hosts:
+                check_host(f"{method} {url}", url, self.allow_hosts)
         else:
             raise ValueError(f"{url!r}: a path starts with '/' (or give an http(s) URL)")
         if params:
@@ -287,7 +290,6 @@ class SurgeSession(HttpVerbs):
             "url": full_url,
         }
         if catch_response:
-            response._catch = True
             response._meta = meta
             response._event = self.request_event
         else:
@@ -379,9 +381,11 @@ class SurgeSession(HttpVerbs):
                 if location is None:
                     return status, head, raw, None, full_url
                 next_url = urljoin(full_url, location)
-                if self.allow_hosts and not host_allowed(next_url, self.allow_hosts):
-                    refused = f"redirect to {next_url}: host not in allow_hosts"
-                    return status, head, raw, HostNotAllowedError(refused, "scenario"), full_url
+                if self.allow_hosts:
+                    try:
+                        check_host(f"redirect to {next_url}", next_url, self.allow_hosts)
+                    except HostNotAllowedError as refused:
+                        return status, head, raw, refused, full_url
                 full_url = next_url
                 origin, target, _ = _split_absolute(full_url)
                 if status not in KEEP_METHOD_ON_REDIRECT and method not in ("GET", "HEAD"):
@@ -428,7 +432,7 @@ class SurgeSession(HttpVerbs):
         sock = idle.pop() if idle else self._connect(origin)
         while True:
             try:
-                message, parser = self._round_trip(sock, payload, method)
+                message = self._round_trip(sock, payload, method)
                 break
             except ConnectionClosedError:
                 _close(sock)
@@ -447,10 +451,10 @@ class SurgeSession(HttpVerbs):
         if b"set-cookie" in message.head.lower():
             self._keep_cookies(origin.key, parse_head(message.head))
         raw = message.body[0] if len(message.body) == 1 else b"".join(message.body)
-        return parser.get_status_code(), message.head, raw
+        return message.parser.get_status_code(), message.head, raw
 
     @staticmethod
-    def _round_trip(sock: Any, payload: bytes, method: str) -> tuple[_Message, Any]:
+    def _round_trip(sock: Any, payload: bytes, method: str) -> _Message:
         """Write `payload`, read one whole response. `ConnectionClosedError` only when the
         connection ended before any byte of a response (so sending again is safe)."""
         message = _Message()
@@ -465,7 +469,7 @@ class SurgeSession(HttpVerbs):
                 data = sock.recv(RECV_BYTES)
                 if not data:
                     if message.headers_done:  # a body that ends with the connection
-                        message.complete = message.ended_by_close = True
+                        message.complete = True
                         break
                     if received:
                         raise ConnectionError("connection closed in the middle of a response")
@@ -484,14 +488,7 @@ class SurgeSession(HttpVerbs):
             raise ConnectionClosedError(str(exc) or type(exc).__name__) from exc
         start = head_chunks[0] if len(head_chunks) == 1 else b"".join(head_chunks)
         message.head = start[: start.find(b"\r\n\r\n")]
-        return message, parser
-
-    def _check_allowed(self, method: str, url: str) -> None:
-        if self.allow_hosts and not host_allowed(url, self.allow_hosts):
-            raise HostNotAllowedError(
-                f"{method} {url}: host not in allow_hosts ({', '.join(self.allow_hosts)})",
-                "scenario",
-            )
+        return message
 
     def _connect(self, origin: _Origin) -> Any:
         sock = gevent.socket.create_connection(origin.address)
@@ -499,7 +496,7 @@ class SurgeSession(HttpVerbs):
         if origin.tls:
             try:
                 sock = shared_tls_context(self.insecure).wrap_socket(
-                    sock, server_hostname=origin.tls_host
+                    sock, server_hostname=origin.address[0]
                 )
             except BaseException:
                 _close(sock)

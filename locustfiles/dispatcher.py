@@ -221,15 +221,14 @@ class Dispatcher:
                 if intended > now or intended >= hard_end:
                     break
                 stream.take()
-                stage = nxt[1]
-                self.recorder.current_stage = stage
-                arrival = Arrival(intended, stage, pick(rng))
+                arrival = Arrival(intended, nxt[1], pick(rng))
                 if now - intended > max_late:  # the dispatcher itself fell that far behind
                     self._drop(arrival, now)
                 else:
                     ready.append(arrival)
                     released += 1
                 nxt = stream.peek()
+            self.recorder.current_stage = arrival.stage  # for requests outside arrivals
             if released:
                 next_tick = now + TICK_S
                 self._wake_slots(released)

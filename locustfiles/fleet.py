@@ -32,8 +32,8 @@ from locustfiles.arrivals import CumulativeRate
 from locustfiles.worker import MSG_PLAN, Plan
 from surge.errors import ExitCode
 from surge.results import (
-    INSTANCE_TYPE_ENV,
     build_manifest,
+    own_instance_type,
     write_health,
     write_manifest,
     write_status,
@@ -489,8 +489,7 @@ class FleetController:
             started_at=self.started_at,
             ended_at=self.ended_at,
             workers=[_worker_entry(w) for w in self.workers.values()],
-            master={"host": socket.gethostname(),
-                    "instance_type": os.environ.get(INSTANCE_TYPE_ENV) or None},
+            master={"host": _HOSTNAME, "instance_type": own_instance_type()},
             clock_offsets_ms={w.worker: round(w.clock_offset_ms, 3) for w in self.workers.values()},
             state=self.state.value,
             hard_end=_iso(dt.datetime.fromtimestamp(self.hard_end_epoch, dt.UTC))

@@ -34,6 +34,14 @@ def host_allowed(url: str, allow_hosts: tuple[str, ...]) -> bool:
     return False
 
 
+def check_host(what: str, url: str, allow_hosts: tuple[str, ...]) -> None:
+    """Raise `HostNotAllowedError` for `url` outside `allow_hosts` (`what`: the request)."""
+    if not host_allowed(url, allow_hosts):
+        raise HostNotAllowedError(
+            f"{what}: host not in allow_hosts ({', '.join(allow_hosts)})", "scenario"
+        )
+
+
 class GuardedClient(HttpVerbs):
     """A user's ``self.client`` with the allow list and timeout applied to every request.
 
@@ -49,11 +57,8 @@ class GuardedClient(HttpVerbs):
         self.__dict__["_timeout"] = timeout_s
 
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
-        if url.startswith(ABSOLUTE_PREFIXES) and not host_allowed(url, self._allow):
-            raise HostNotAllowedError(
-                f"{method} {url}: host not in allow_hosts ({', '.join(self._allow)})",
-                "scenario",
-            )
+        if url.startswith(ABSOLUTE_PREFIXES):
+            check_host(f"{method} {url}", url, self._allow)
         if self._timeout is not None:
             kwargs.setdefault("timeout", self._timeout)
         return self._inner.request(method, url, **kwargs)

@@ -36,7 +36,7 @@ class SurgeResponse:
     """
 
     __slots__ = (
-        "_body", "_catch", "_decoded", "_event", "_fields", "_head", "_headers", "_manual", "_meta",
+        "_body", "_decoded", "_event", "_fields", "_head", "_headers", "_manual", "_meta",
         "error", "method", "status_code", "url",
     )  # fmt: skip
 
@@ -58,9 +58,8 @@ class SurgeResponse:
         self._body = body
         self._headers: CaseInsensitiveDict | None = None
         self._decoded: bytes | None = None
-        self._catch = False
         self._manual: bool | BaseException | None = None
-        self._meta: dict[str, Any] | None = None
+        self._meta: dict[str, Any] | None = None  # set for catch_response: reported on exit
         self._event: Any = None
 
     # ------------------------------------------------------------------ content
@@ -122,7 +121,7 @@ class SurgeResponse:
         self._manual = exc if isinstance(exc, BaseException) else CatchResponseError(exc)
 
     def __enter__(self) -> SurgeResponse:
-        if not self._catch:
+        if self._meta is None:
             raise LocustError("a with-block around a request needs catch_response=True")
         return self
 

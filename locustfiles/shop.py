@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import gevent
@@ -49,9 +50,32 @@ LIST_SHARE = 0.5  # of browse arrivals, the share that views the list (the rest:
 _TOKENS = TokenCache()
 _SIGN_INS: TokenBucket | None = None
 _SETTINGS: ShopSettings | None = None
-#: shoppers being signed in right now: other slots wait for that token instead of signing in
-_SIGNING_IN: dict[str, Event] = {}
 SIGN_IN_WAIT_S = 30.0  # without a schedule (plain Locust), how long to wait for that sign-in
+
+
+class SingleFlight:
+    """One slot does a piece of work per key; slots asking meanwhile wait for it instead
+    of sending the same request again (a sign-in per shopper, the catalog load)."""
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, Event] = {}
+
+    def run(self, key: Hashable, work: Callable[[], Any], wait_s: float) -> Any:
+        """`work()`'s result, or None after waiting up to `wait_s` for another slot's."""
+        pending = self._running.get(key)
+        if pending is not None:
+            pending.wait(wait_s)
+            return None
+        done = self._running[key] = Event()
+        try:
+            return work()
+        finally:
+            del self._running[key]
+            done.set()
+
+
+#: sign-ins and catalog loads in progress: other slots wait for them instead of repeating
+_IN_FLIGHT = SingleFlight()
 
 
 class Catalog:
@@ -64,7 +88,6 @@ class Catalog:
     def __init__(self) -> None:
         self.ids: list[str] = []
         self.loaded_at = -CATALOG_MAX_AGE_S  # monotonic
-        self._loading: Event | None = None
 
     def stale(self) -> bool:
         return time.monotonic() - self.loaded_at > CATALOG_MAX_AGE_S
@@ -76,20 +99,14 @@ class Catalog:
 
     def ensure(self, client: Any, wait_s: float) -> list[str]:
         """The current ids, loading them first if they are missing or stale."""
-        if not self.stale():
-            return self.ids
-        if self._loading is not None:  # another slot is loading it: wait for that
-            self._loading.wait(wait_s)
-            return self.ids
-        self._loading = Event()
-        try:
-            with client.get("/products", name="GET /products (catalog)", catch_response=True) as r:
-                if r.status_code == 200:
-                    self.update(r.json())
-        finally:
-            done, self._loading = self._loading, None
-            done.set()
+        if self.stale():
+            _IN_FLIGHT.run(("catalog",), lambda: self._load(client), wait_s)
         return self.ids
+
+    def _load(self, client: Any) -> None:
+        with client.get("/products", name="GET /products (catalog)", catch_response=True) as r:
+            if r.status_code == 200:
+                self.update(r.json())
 
 
 CATALOG = Catalog()
@@ -158,16 +175,11 @@ class ShopUser(SurgeHttpUser):
         token = _TOKENS.valid(shopper)
         if token is not None:
             return token
-        pending = _SIGNING_IN.get(shopper)
-        if pending is not None:  # another slot is signing this shopper in: share its token
-            pending.wait(self._wait_s())
-            return _TOKENS.valid(shopper)
-        done = _SIGNING_IN[shopper] = Event()
-        try:
-            return self._sign_in(shopper)
-        finally:
-            del _SIGNING_IN[shopper]
-            done.set()
+        # a slot already signing this shopper in shares its token
+        signed_in = _IN_FLIGHT.run(
+            ("sign-in", shopper), lambda: self._sign_in(shopper), self._wait_s()
+        )
+        return signed_in if signed_in is not None else _TOKENS.valid(shopper)
 
     def _wait_s(self) -> float:
         """How long to wait for another slot's sign-in or catalog load."""

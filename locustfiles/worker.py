@@ -15,24 +15,22 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import gevent
-import gevent.ssl
 import numpy as np
 from locust import FastHttpUser, User
-from locust.contrib.fasthttp import insecure_ssl_context_factory
 
 from locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
+from locustfiles.client import shared_tls_context
 from locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
 from locustfiles.health import ProcessHealth
 from locustfiles.histogram import bucket_counts
-from locustfiles.recorder import FLUSH_INTERVAL_S, Recorder, warm_up
+from locustfiles.recorder import FLUSH_INTERVAL_S, Recorder
 from surge.errors import ScheduleError
-from surge.results import INSTANCE_TYPE_ENV
+from surge.results import own_instance_type
 from surge.schedule import Schedule, parse_schedule
 
 logger = logging.getLogger(__name__)
@@ -110,33 +108,11 @@ def prepare_user_class(schedule: Schedule, classes: dict[str, type[User]]) -> ty
         "__module__": base.__module__,
     }
     if issubclass(base, FastHttpUser) and base.ssl_context_factory is None:
-        attrs["ssl_context_factory"] = staticmethod(fasthttp_tls_factory(base.insecure))
+        # left alone, FastHttpUser builds a TLS context per user, and every slot is a user;
+        # classes that set their own factory keep it
+        factory = functools.partial(shared_tls_context, base.insecure)
+        attrs["ssl_context_factory"] = staticmethod(factory)
     return type(base.__name__, (base,), attrs)
-
-
-@functools.cache
-def fasthttp_tls_factory(insecure: bool) -> Callable[..., gevent.ssl.SSLContext]:
-    """A TLS context factory for FastHttpUser classes that answers with one context per
-    process.
-
-    Left alone, FastHttpUser builds a context for every user, and every slot is a user:
-    ~40 ms of CPU each (certifi's CA bundle is loaded every time), so the slots a ramp
-    adds over HTTPS stall the worker and arrivals are dropped. Classes that set their own
-    ``ssl_context_factory`` keep it.
-    """
-    make = insecure_ssl_context_factory if insecure else gevent.ssl.create_default_context
-
-    @functools.cache
-    def context_for(cafile: str | None) -> gevent.ssl.SSLContext:
-        context = make()
-        if cafile:
-            context.load_verify_locations(cafile=cafile)
-        return context
-
-    def factory(cafile: str | None = None) -> gevent.ssl.SSLContext:
-        return context_for(cafile)  # however it is called, one context per CA file
-
-    return factory
 
 
 class WorkerEngine:
@@ -162,7 +138,10 @@ class WorkerEngine:
         self._last_master = time.monotonic()
         self._greenlets: list[gevent.Greenlet] = []
         self._stopping = False
-        warm_up()  # before any plan: pyarrow's lazy imports must not stall a running worker
+        #: who this is, in every beat and health report (the master's membership and cost)
+        self._identity = {
+            "host": socket.gethostname(), "pid": os.getpid(), "instance_type": own_instance_type(),
+        }  # fmt: skip
 
     # ------------------------------------------------------------------ messages
     def on_plan(self, plan: Plan) -> None:
@@ -285,11 +264,8 @@ class WorkerEngine:
         """Liveness for the master's membership (runs from process start)."""
         while True:
             try:
-                self.environment.runner.send_message(MSG_BEAT, {
-                    "worker": self.worker_id, "state": self.state.value,
-                    "host": socket.gethostname(), "pid": os.getpid(),
-                    "instance_type": os.environ.get(INSTANCE_TYPE_ENV) or None,
-                })  # fmt: skip
+                beat = {"worker": self.worker_id, "state": self.state.value, **self._identity}
+                self.environment.runner.send_message(MSG_BEAT, beat)
             except Exception:  # the master is gone or reconnecting; the watchdog decides
                 logger.debug("beat not sent", exc_info=True)
             gevent.sleep(BEAT_INTERVAL_S)
@@ -325,8 +301,7 @@ class WorkerEngine:
             lag = {"send_lag_p50_us": None, "send_lag_p99_us": None, "send_lag_max_us": None}
         data = {
             "worker": self.worker_id,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
+            **self._identity,
             "run_id": self.plan.run_id if self.plan else None,
             "time_us": int(time.time() * 1e6),
             **self._health.sample(),

@@ -39,6 +39,13 @@ MANIFEST = "manifest.json"
 #: sets it from Terraform's SURGE_INSTANCE_TYPE); the manifest's workers and master carry
 #: it as ``instance_type`` so the report can price the fleet
 INSTANCE_TYPE_ENV = "SURGE_INSTANCE_TYPE"
+
+
+def own_instance_type() -> str | None:
+    """This process's EC2 instance type as the agent passed it (None off a fleet)."""
+    return os.environ.get(INSTANCE_TYPE_ENV) or None
+
+
 REQUESTS_DIR = "requests"
 HEALTH_FILE = "health.parquet"
 STATUS_FILE = "status.json"
