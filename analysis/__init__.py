@@ -16,7 +16,7 @@ Data flow, one module per step (read them in this order)::
     report       `build_report`: the whole chain, used by `surge report` and `surge run`
 """
 
-from analysis.report import Report, build_report
-from analysis.verdict import Verdict, VerdictStatus
+from surge.analysis.report import Report, build_report
+from surge.analysis.verdict import Verdict, VerdictStatus
 
 __all__ = ["Report", "Verdict", "VerdictStatus", "build_report"]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.stages import steady
+from surge.analysis.stages import steady
 
 DEFAULT_TOLERANCE = 0.10  # 10 % worse throughput or latency is a regression
 SUCCESS_TOLERANCE = 0.01  # one percentage point less success is a regression

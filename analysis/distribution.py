@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.loading import DROPPED
+from surge.analysis.loading import DROPPED
 
 BINS_PER_DECADE = 20
 MIN_LATENCY_US = 100  # 0.1 ms: anything faster lands in the first bin

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.checks import CheckResult, evaluate, metric_values
-from analysis.stages import steady
+from surge.analysis.checks import CheckResult, evaluate, metric_values
+from surge.analysis.stages import steady
 from surge.thresholds import MetricKind, Threshold
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from analysis.records import (
+from surge.analysis.records import (
     DROPPED,
     ERROR,
     INT32_MAX,

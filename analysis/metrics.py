@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from analysis.loading import OUTCOMES, RunData
-from analysis.percentiles import PERCENTILES, grouped_stats, small_codes
+from surge.analysis.loading import OUTCOMES, RunData
+from surge.analysis.percentiles import PERCENTILES, grouped_stats, small_codes
 
 US = 1_000_000.0
 LATENCY_NAMES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p999", "max")

@@ -13,11 +13,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analysis.cost import CostInputs, formulas
-from analysis.template import HTML
+from surge.analysis.cost import CostInputs, formulas
+from surge.analysis.template import HTML
 
 if TYPE_CHECKING:
-    from analysis.report import Report
+    from surge.analysis.report import Report
 
 TIMELINE_FILE = "timeline.csv"
 TIMELINE_BY_NAME_FILE = "timeline_by_name.csv"
@@ -175,7 +175,7 @@ def _warmup(report: Report) -> float:
 
 
 def chart_list(report: Report) -> list[dict[str, str]]:
-    from analysis import charts as ch
+    from surge.analysis import charts as ch
 
     slo = next((t.value for t in _slo(report) if t.metric == "p95"), None)
     hist = report.histogram
@@ -227,7 +227,7 @@ def chart_list(report: Report) -> list[dict[str, str]]:
 
 
 def _slo(report: Report) -> tuple:
-    from analysis.checks import service_level
+    from surge.analysis.checks import service_level
 
     return service_level(report.run.thresholds)
 
@@ -342,7 +342,7 @@ def write_junit(s: dict[str, Any], out: Path) -> Path:
 
 
 def write_all(report: Report, *, charts: bool = True) -> dict[str, Path]:
-    from analysis.report import STAGE_COLUMNS, summary
+    from surge.analysis.report import STAGE_COLUMNS, summary
 
     out = report.out_dir
     out.mkdir(parents=True, exist_ok=True)

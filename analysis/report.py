@@ -17,21 +17,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.checks import service_level
-from analysis.compare import DEFAULT_TOLERANCE, Comparison, compare
-from analysis.cost import PRICES_AS_OF, CostInputs, FleetCost, fleet_cost, serverless_vs_servers
-from analysis.distribution import latency_histogram
-from analysis.knee import Knee, add_service_level, find_knee
-from analysis.loading import (
+from surge.analysis.checks import service_level
+from surge.analysis.compare import DEFAULT_TOLERANCE, Comparison, compare
+from surge.analysis.cost import (
+    PRICES_AS_OF,
+    CostInputs,
+    FleetCost,
+    fleet_cost,
+    serverless_vs_servers,
+)
+from surge.analysis.distribution import latency_histogram
+from surge.analysis.knee import Knee, add_service_level, find_knee
+from surge.analysis.loading import (
     DEFAULT_THROTTLE_PATTERN,
     DEFAULT_THROTTLE_STATUSES,
     RunData,
     load_run,
 )
-from analysis.metrics import group_summary
-from analysis.stages import DEFAULT_WARMUP_S, stage_table, steady
-from analysis.timeline import per_second, per_second_by_name
-from analysis.verdict import Verdict, decide
+from surge.analysis.metrics import group_summary
+from surge.analysis.stages import DEFAULT_WARMUP_S, stage_table, steady
+from surge.analysis.timeline import per_second, per_second_by_name
+from surge.analysis.verdict import Verdict, decide
 from surge import __version__
 from surge.errors import ExitCode
 from surge.results import REPORT_DIR
@@ -139,7 +145,7 @@ def build_report(
             regressions_fail=regressions_fail,
         )
     report.out_dir = Path(out_dir) if out_dir else Path(run_dir) / REPORT_DIR
-    from analysis.render import write_all
+    from surge.analysis.render import write_all
 
     report.files = write_all(report, charts=charts)
     return report

@@ -13,8 +13,8 @@ import enum
 import numpy as np
 import pandas as pd
 
-from analysis.loading import ERROR, TIMEOUT, RunData
-from analysis.metrics import answered, group_summary
+from surge.analysis.loading import ERROR, TIMEOUT, RunData
+from surge.analysis.metrics import answered, group_summary
 
 DEFAULT_WARMUP_S = 5.0  # seconds skipped at the start of every hold stage
 

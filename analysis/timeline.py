@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.loading import OK, REJECTED, RunData
-from analysis.metrics import group_summary
+from surge.analysis.loading import OK, REJECTED, RunData
+from surge.analysis.metrics import group_summary
 
 MAX_TIMELINE_S = 14 * 24 * 3600  # longer than any schedule (7 days) plus stragglers
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from analysis.cost import INSTANCE_HOURLY_USD, PRICES_AS_OF
+from surge.analysis.cost import INSTANCE_HOURLY_USD, PRICES_AS_OF
 from benchmarks.generator_efficiency import NAME as GENERATOR
 from benchmarks.generator_efficiency import (
     capacity_rps,

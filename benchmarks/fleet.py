@@ -19,7 +19,7 @@ import psutil
 from benchmarks.harness import Context
 from benchmarks.loadgen import manifest_start
 from benchmarks.procs import Sampler
-from provisioning.local import LocalRunResult, run_local
+from surge.provisioning.local import LocalRunResult, run_local
 
 STOP_WAIT_S = 20.0
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from benchmarks.harness import REPO_ROOT, Context
 from benchmarks.procs import GENERATOR_CPU, Sampler, pinned, running, spawn, wait, wait_for
-from provisioning.local import Role, locust_command
+from surge.provisioning.local import Role, locust_command
 from surge.results import read_requests
 
 SCENARIO = REPO_ROOT / "benchmarks" / "locustfiles" / "products.py"

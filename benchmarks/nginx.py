@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.harness import NotRun
 from benchmarks.procs import TARGET_CPU, pinned, spawn, stop, wait_for
-from provisioning.local import free_port
+from surge.provisioning.local import free_port
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
 START_TIMEOUT_S = 10.0

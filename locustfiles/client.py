@@ -49,9 +49,9 @@ from locust import User
 from locust.exception import ResponseError, StopTest
 
 import surge
-from locustfiles.deadlines import DEADLINES, Deadline
-from locustfiles.guard import HostNotAllowedError, check_host
-from locustfiles.http_response import (
+from surge.locustfiles.deadlines import DEADLINES, Deadline
+from surge.locustfiles.guard import HostNotAllowedError, check_host
+from surge.locustfiles.http_response import (
     FAILURE_FROM_STATUS,
     HTTPStatusError,
     SurgeResponse,
@@ -59,7 +59,7 @@ from locustfiles.http_response import (
     parse_head,
     status_phrase,
 )
-from locustfiles.verbs import HttpVerbs
+from surge.locustfiles.verbs import HttpVerbs
 
 RECV_BYTES = 65536
 DEFAULT_TIMEOUT_S = 60.0

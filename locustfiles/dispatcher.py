@@ -30,10 +30,10 @@ from gevent.hub import Waiter, get_hub
 from locust import User
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
 
-from locustfiles.arrivals import ArrivalStream
-from locustfiles.context import CURRENT_ARRIVAL, Arrival
-from locustfiles.guard import guard_user
-from locustfiles.recorder import DROPPED_LATE, DROPPED_STOPPED, Recorder
+from surge.locustfiles.arrivals import ArrivalStream
+from surge.locustfiles.context import CURRENT_ARRIVAL, Arrival
+from surge.locustfiles.guard import guard_user
+from surge.locustfiles.recorder import DROPPED_LATE, DROPPED_STOPPED, Recorder
 from surge.errors import ScheduleError
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """surge's open-model engine, loaded into Locust next to a scenario locustfile.
 
-    locust -f locustfiles/engine.py,locustfiles/shop.py --surge-schedule S.yaml --headless ...
+    locust -f locustfiles/engine.py,locustfiles/shop_user.py --surge-schedule S.yaml --headless ...
 
 Everything is wired through Locust's extension points, never by patching it:
 
@@ -32,10 +32,17 @@ from typing import Any
 from locust import LoadTestShape, events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-import locustfiles.webui  # noqa: F401  (the surge view in the web UI: registers its init listener)
-from locustfiles.fleet import FleetController
-from locustfiles.recorder import warm_up
-from locustfiles.worker import MSG_BEAT, MSG_HEALTH, MSG_PLAN, STOP_DRAIN_S, Plan, WorkerEngine
+import surge.locustfiles.webui  # noqa: F401  (the surge view in the web UI: registers its init listener)
+from surge.locustfiles.fleet import FleetController
+from surge.locustfiles.recorder import warm_up
+from surge.locustfiles.worker import (
+    MSG_BEAT,
+    MSG_HEALTH,
+    MSG_PLAN,
+    STOP_DRAIN_S,
+    Plan,
+    WorkerEngine,
+)
 from surge.errors import SurgeError
 from surge.results import make_run_id
 from surge.schedule import load_schedule

@@ -27,9 +27,9 @@ from typing import Any
 
 import gevent
 
-from locustfiles import histogram
-from locustfiles.arrivals import CumulativeRate
-from locustfiles.worker import MSG_PLAN, Plan
+from surge.locustfiles import histogram
+from surge.locustfiles.arrivals import CumulativeRate
+from surge.locustfiles.worker import MSG_PLAN, Plan
 from surge.errors import ExitCode
 from surge.results import (
     build_manifest,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from locustfiles.verbs import HttpVerbs
+from surge.locustfiles.verbs import HttpVerbs
 from surge.errors import SurgeError
 
 ABSOLUTE_PREFIXES = ("http://", "https://", "//")
@@ -77,7 +77,7 @@ def guard_user(user: Any, *, allow_hosts: tuple[str, ...], timeout_s: float) -> 
     too, and saves the wrapper's calls on every request."""
     import requests
 
-    from locustfiles.client import SurgeSession
+    from surge.locustfiles.client import SurgeSession
 
     client = getattr(user, "client", None)
     if client is None or isinstance(client, GuardedClient):

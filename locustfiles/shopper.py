@@ -1,41 +1,25 @@
 """The shop scenario's logic: Cognito-shaped sign-in, token cache, sign-in rate limit.
 
-Kept apart from ``locustfiles/shop.py`` because Locust imports a locustfile under its
-bare file name, so inside Locust the module ``shop`` is that locustfile, shadowing the
-reference shop package whose credentials helper this scenario needs.
+Kept apart from the locustfile ``locustfiles/shop_user.py`` so that its parts can be
+tested without Locust importing a User class.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
-import sys
 import threading
 import time
 from dataclasses import dataclass
-from types import ModuleType
 
 from surge.results import Outcome
+from surge.shop import credentials as shop_credentials
 
 INITIATE_AUTH_TARGET = "AWSCognitoIdentityProviderService.InitiateAuth"
 REFRESH_MARGIN_S = 60.0  # refresh a token this long before it expires
 DEFAULT_SIGN_INS_PER_S = 100.0  # Cognito's InitiateAuth quota is of this order per account
 DEFAULT_USERS = 100
 DEFAULT_CLIENT_ID = "surge-shop"
-
-
-def shop_credentials() -> ModuleType:
-    """``shop.credentials``, even while Locust's ``shop`` locustfile shadows the package."""
-    try:
-        return importlib.import_module("shop.credentials")
-    except ModuleNotFoundError:
-        shadow = sys.modules.pop("shop", None)
-        try:
-            return importlib.import_module("shop.credentials")
-        finally:
-            if shadow is not None:
-                sys.modules["shop"] = shadow
 
 
 @dataclass(frozen=True)
@@ -54,7 +38,7 @@ class ShopSettings:
 
     @classmethod
     def from_env(cls, target: str) -> ShopSettings:
-        creds = shop_credentials()
+        creds = shop_credentials
         return cls(
             auth_url=os.environ.get("SURGE_SHOP_AUTH_URL", target.rstrip("/") + "/auth/"),
             client_id=os.environ.get("SURGE_SHOP_CLIENT_ID", DEFAULT_CLIENT_ID),

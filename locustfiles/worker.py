@@ -23,12 +23,12 @@ import gevent
 import numpy as np
 from locust import FastHttpUser, User
 
-from locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
-from locustfiles.client import shared_tls_context
-from locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
-from locustfiles.health import ProcessHealth
-from locustfiles.histogram import bucket_counts
-from locustfiles.recorder import FLUSH_INTERVAL_S, Recorder
+from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
+from surge.locustfiles.client import shared_tls_context
+from surge.locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
+from surge.locustfiles.health import ProcessHealth
+from surge.locustfiles.histogram import bucket_counts
+from surge.locustfiles.recorder import FLUSH_INTERVAL_S, Recorder
 from surge.errors import ScheduleError
 from surge.results import own_instance_type
 from surge.schedule import Schedule, parse_schedule

@@ -34,15 +34,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from provisioning.agent_clock import (
+from surge.provisioning.agent_clock import (
     check_not_stale,
     chrony_offset_ms,
     http_date_offset_ms,
     utcnow,
     wait_until,
 )
-from provisioning.agent_settings import AgentSettings, Role
-from provisioning.agent_sync import RunUploader, StopWatcher
+from surge.provisioning.agent_settings import AgentSettings, Role
+from surge.provisioning.agent_sync import RunUploader, StopWatcher
 from surge.errors import ExitCode, SurgeError
 from surge.results import INSTANCE_TYPE_ENV, MANIFEST, REQUESTS_DIR
 from surge.s3 import S3Error, S3Store, S3Url, run_url
@@ -194,7 +194,7 @@ class Agent:
         return self.processes[:1] if self.settings.role is Role.MASTER else self.processes
 
     def _commands(self, schedule: Schedule) -> list[tuple[str, list[str]]]:
-        from provisioning import local
+        from surge.provisioning import local
 
         path = self.run_dir / SCHEDULE_FILE
         common: dict[str, Any] = {
@@ -224,7 +224,7 @@ class Agent:
         ]
 
     def _spawn(self, argv: list[str], name: str) -> subprocess.Popen:
-        from provisioning import local
+        from surge.provisioning import local
 
         logs = self.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -329,7 +329,7 @@ class Agent:
 
     def build_and_upload_report(self) -> int:
         """Gather every worker's parts from S3, build the report, upload it."""
-        from analysis import build_report
+        from surge.analysis import build_report
 
         self.store.download_tree(self.run.join(REQUESTS_DIR), self.run_dir / REQUESTS_DIR)
         report = build_report(self.run_dir)  # report/ goes up with the final upload

@@ -11,11 +11,11 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ShopApp": "shop.app",
-    "build_app": "shop.app",
-    "ShopConfig": "shop.config",
-    "ShopConfigError": "shop.config",
-    "password_for": "shop.credentials",
+    "ShopApp": "surge.shop.app",
+    "build_app": "surge.shop.app",
+    "ShopConfig": "surge.shop.config",
+    "ShopConfigError": "surge.shop.config",
+    "password_for": "surge.shop.credentials",
 }
 __all__ = sorted(_EXPORTS)
 

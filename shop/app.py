@@ -21,13 +21,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from shop import tokens
-from shop.catalog import Catalog, make_products
-from shop.cognito import CONTENT_TYPE, UserPool
-from shop.config import ShopConfig
-from shop.instances import AccountConcurrency, FunctionPool
-from shop.partitions import WriteOutcome
-from shop.stats import ShopStats
+from surge.shop import tokens
+from surge.shop.catalog import Catalog, make_products
+from surge.shop.cognito import CONTENT_TYPE, UserPool
+from surge.shop.config import ShopConfig
+from surge.shop.instances import AccountConcurrency, FunctionPool
+from surge.shop.partitions import WriteOutcome
+from surge.shop.stats import ShopStats
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shop.partitions import ShardedStock, WriteOutcome
+from surge.shop.partitions import ShardedStock, WriteOutcome
 
 _NAMES = (
     "Espresso machine",

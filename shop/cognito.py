@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from shop import tokens
-from shop.credentials import password_for, usernames
+from surge.shop import tokens
+from surge.shop.credentials import password_for, usernames
 
 INITIATE_AUTH_TARGET = "AWSCognitoIdentityProviderService.InitiateAuth"
 CONTENT_TYPE = "application/x-amz-json-1.1"

@@ -11,10 +11,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shop.credentials import DEFAULT_SEED, signing_key_for
+from surge.shop.credentials import DEFAULT_SEED, signing_key_for
 
 __all__ = ["DEFAULT_SEED", "ShopConfig", "ShopConfigError"]
-from shop.latency import ServiceTime, StallPattern
+from surge.shop.latency import ServiceTime, StallPattern
 from surge.errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"

@@ -92,7 +92,7 @@ class Stage:
 
 @dataclass(frozen=True)
 class Scenario:
-    locustfile: str = "locustfiles/shop.py"
+    locustfile: str = "locustfiles/shop_user.py"
     user: str | None = None
     mix: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 

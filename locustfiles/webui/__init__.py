@@ -25,9 +25,9 @@ from typing import Any
 from locust import events
 from locust.runners import MasterRunner
 
-from locustfiles.webui import access
-from locustfiles.webui.live import StatusSource, SurgeView
-from locustfiles.webui.report import REPORT_INDEX, ReportBuilder
+from surge.locustfiles.webui import access
+from surge.locustfiles.webui.live import StatusSource, SurgeView
+from surge.locustfiles.webui.report import REPORT_INDEX, ReportBuilder
 from surge.errors import SurgeError, UsageError
 from surge.schedule import load_schedule
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from locustfiles.webui.report import ReportBuilder
+from surge.locustfiles.webui.report import ReportBuilder
 from surge.results import read_status
 from surge.schedule import Schedule
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import build_report
+from surge.analysis import build_report
 from tests.helpers.browser import chromium_page
 from tests.helpers.runs import health_rows, hold, make_run, with_fields
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis.knee import Cause
-from analysis.loading import load_run
-from analysis.report import Report, compute
-from analysis.verdict import VerdictStatus
+from surge.analysis.knee import Cause
+from surge.analysis.loading import load_run
+from surge.analysis.report import Report, compute
+from surge.analysis.verdict import VerdictStatus
 from surge.errors import ExitCode
 from tests.helpers.runs import Req, health_rows, hold, make_run, with_fields
 

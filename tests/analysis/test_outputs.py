@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import build_report
-from analysis.cost import CostInputs, fleet_cost, serverless_vs_servers
+from surge.analysis import build_report
+from surge.analysis.cost import CostInputs, fleet_cost, serverless_vs_servers
 from surge.cli import main
 from surge.errors import ExitCode
 from tests.helpers.runs import hold, make_run, with_fields

@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from analysis.percentiles import grouped_percentiles, grouped_stats, nearest_rank, percentiles_of
+from surge.analysis.percentiles import (
+    grouped_percentiles,
+    grouped_stats,
+    nearest_rank,
+    percentiles_of,
+)
 
 
 def brute(values: list[int], p: float) -> int:

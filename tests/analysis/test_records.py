@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from analysis.records import MISSING, _chunk_ints, _ints, _lookup_codes
+from surge.analysis.records import MISSING, _chunk_ints, _ints, _lookup_codes
 
 
 @pytest.mark.parametrize("offset", [0, 1, 7, 8, 13])

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shop.cognito import INITIATE_AUTH_TARGET
-from shop.credentials import password_for
-from shop.server import READY_PREFIX
+from surge.shop.cognito import INITIATE_AUTH_TARGET
+from surge.shop.credentials import password_for
+from surge.shop.server import READY_PREFIX
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: how long `surge shop` may take to print its ready line

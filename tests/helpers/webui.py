@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioning.local import free_port
+from surge.provisioning.local import free_port
 from tests.helpers.signals import like_a_terminal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ POLL_S = 0.25
 
 _CHILD = """
 import sys
-from provisioning.local import run_local
+from surge.provisioning.local import run_local
 run_local(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), ui=True, run_id=sys.argv[4],
           web_port=int(sys.argv[5]))
 """

@@ -28,11 +28,11 @@ from locust import task
 from locust.env import Environment
 from locust.exception import CatchResponseError, LocustError, StopTest
 
-from locustfiles.client import SurgeHttpUser, SurgeSession
-from locustfiles.deadlines import DEADLINES, Deadline
-from locustfiles.guard import HostNotAllowedError, guard_user
-from locustfiles.http_response import HTTPStatusError
-from locustfiles.recorder import classify
+from surge.locustfiles.client import SurgeHttpUser, SurgeSession
+from surge.locustfiles.deadlines import DEADLINES, Deadline
+from surge.locustfiles.guard import HostNotAllowedError, guard_user
+from surge.locustfiles.http_response import HTTPStatusError
+from surge.locustfiles.recorder import classify
 
 # ---------------------------------------------------------------------- the server
 

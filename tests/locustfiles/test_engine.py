@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from provisioning.local import run_local
+from surge.provisioning.local import run_local
 from surge.results import list_parts, read_manifest
 from tests.helpers.locust import (
     FIXTURES,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.local import run_local
+from surge.provisioning.local import run_local
 from surge.results import read_manifest
 from tests.helpers.locust import FIXTURES, http_target, requests_of, write_schedule
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from provisioning.local import run_local
+from surge.provisioning.local import run_local
 from surge.results import read_manifest
 from tests.helpers.locust import (
     FIXTURES,

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from provisioning.local import run_local
+from surge.provisioning.local import run_local
 from tests.helpers.locust import requests_of, write_schedule
 from tests.helpers.shop import running_shop
 
@@ -20,7 +20,7 @@ def test_shoppers_sign_in_once_browse_and_buy_with_sold_out_as_rejected(tmp_path
         monkeypatch.setenv("SURGE_SHOP_SEED", shop.seed)
         monkeypatch.setenv("SURGE_SHOP_USERS", "5")
         schedule = write_schedule(
-            tmp_path / "s.yaml", target=shop.url, locustfile="locustfiles/shop.py",
+            tmp_path / "s.yaml", target=shop.url, locustfile="locustfiles/shop_user.py",
             user="ShopUser", stages="{rps: 40, duration: 4s}",
         )  # fmt: skip
         mix = "  user: ShopUser\n  mix: {browse: 1, buy: 1}\n"

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from locust.env import Environment
 
-import locustfiles.shop as scenario
-from locustfiles.shopper import TokenCache, shop_credentials
+import surge.locustfiles.shop_user as scenario
+from surge.locustfiles.shopper import TokenCache, shop_credentials
 from tests.helpers.shop import running_shop
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ def shop_user(monkeypatch):
 
 def test_a_refused_token_signs_in_again_once_then_buys(shop_user):
     user, reported = shop_user
-    shopper = shop_credentials().username(1)
+    shopper = shop_credentials.username(1)
     scenario._TOKENS.put(shopper, "a-token-the-shop-never-issued", 3600.0)
     user.buy()
     assert [r["name"] for r in reported] == [

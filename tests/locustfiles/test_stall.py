@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from provisioning.local import run_local
+from surge.provisioning.local import run_local
 from tests.helpers.locust import (
     FIXTURES,
     RERUN_IF_OVERLOADED,

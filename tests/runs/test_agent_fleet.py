@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning import agent as agent_mod
+from surge.provisioning import agent as agent_mod
 from surge.cli import main
 from surge.results import read_manifest, read_requests
 from surge.s3 import S3Store, S3Url
@@ -162,7 +162,7 @@ def test_fleet_starts_together_uploads_and_fetch_rebuilds_the_report(
     uploaded = json.loads(
         S3Store().get_bytes(S3Url(fleet.bucket, f"runs/{fleet.run_id}/report/summary.json"))
     )
-    from analysis import build_report
+    from surge.analysis import build_report
 
     rebuilt = build_report(dest, out_dir=fleet.tmp / "rebuilt", charts=False)
     again = json.loads((rebuilt.out_dir / "summary.json").read_text())

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from shop.latency import Distribution, StallPattern, parse_service_time, parse_stall
+from surge.shop.latency import Distribution, StallPattern, parse_service_time, parse_stall
 
 
 def test_stall_holds_only_the_last_second_of_each_period_until_its_end():

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from shop.partitions import ShardedStock, TokenBucket, WriteOutcome
+from surge.shop.partitions import ShardedStock, TokenBucket, WriteOutcome
 
 
 class FakeClock:

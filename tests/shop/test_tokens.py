@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shop import tokens
-from shop.credentials import password_for, signing_key_for, usernames
+from surge.shop import tokens
+from surge.shop.credentials import password_for, signing_key_for, usernames
 
 KEY = signing_key_for("surge")
 

@@ -59,7 +59,7 @@ def test_defaults() -> None:
     s = parse_schedule(MINIMAL)
     assert s.allow_hosts == ("127.0.0.1",)
     assert s.start_at is None and s.end_by is None
-    assert s.scenario.locustfile == "locustfiles/shop.py"
+    assert s.scenario.locustfile == "locustfiles/shop_user.py"
     assert s.limits.timeout_s == 30
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     assert s.hard_end(start) == start + dt.timedelta(seconds=10 + 300)

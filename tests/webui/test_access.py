@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from locustfiles.webui.access import (
+from surge.locustfiles.webui.access import (
     LOOPBACK_BIND,
     Credentials,
     UIAccessError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from locustfiles.webui.live import SurgeView, timeline
-from locustfiles.webui.report import ReportBuilder, ReportState
+from surge.locustfiles.webui.live import SurgeView, timeline
+from surge.locustfiles.webui.report import ReportBuilder, ReportState
 from surge.results import write_status
 from surge.schedule import parse_schedule
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.local import Role, free_port, locust_command
+from surge.provisioning.local import Role, free_port, locust_command
 from surge.errors import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]

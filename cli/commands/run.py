@@ -36,7 +36,7 @@ def _workers(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from provisioning.session import run_and_report
+    from surge.cli.session import run_and_report
 
     outcome = run_and_report(
         args.schedule,

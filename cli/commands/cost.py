@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.cost import DEFAULT_ORIGINS, CostInputs, formulas, serverless_vs_servers
+    from surge.analysis.cost import DEFAULT_ORIGINS, CostInputs, formulas, serverless_vs_servers
 
     values = {"rps": args.rps, "hours": args.hours}
     values.update(

@@ -73,7 +73,7 @@ def _prices(items: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis import build_report
+    from surge.analysis import build_report
 
     try:
         warmup_s = parse_duration(args.warmup)

@@ -1,6 +1,6 @@
 """The `surge` command: a thin front door over library functions.
 
-Subcommands live in `surge.commands.<name>` modules, each with `HELP`,
+Subcommands live in `surge.cli.commands.<name>` modules, each with `HELP`,
 `add_arguments(parser)` and `run(args) -> int`; `COMMANDS` below is the one
 place they are registered. Modules keep heavy imports inside `run` so that
 `surge --help` stays fast.
@@ -18,15 +18,15 @@ from surge.errors import ExitCode, ScheduleError, SurgeError
 
 #: subcommand name -> module implementing it, in the order `surge --help` lists them
 COMMANDS: dict[str, str] = {
-    "schedule": "surge.commands.schedule",
-    "shop": "surge.commands.shop",
-    "fetch": "surge.commands.fetch",
-    "abort": "surge.commands.abort",
-    "run": "surge.commands.run",
-    "demo": "surge.commands.demo",
-    "agent": "surge.commands.agent",
-    "report": "surge.commands.report",
-    "cost": "surge.commands.cost",
+    "schedule": "surge.cli.commands.schedule",
+    "shop": "surge.cli.commands.shop",
+    "fetch": "surge.cli.commands.fetch",
+    "abort": "surge.cli.commands.abort",
+    "run": "surge.cli.commands.run",
+    "demo": "surge.cli.commands.demo",
+    "agent": "surge.cli.commands.agent",
+    "report": "surge.cli.commands.report",
+    "cost": "surge.cli.commands.cost",
 }
 
 

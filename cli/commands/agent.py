@@ -8,7 +8,7 @@ HELP = "Run this instance's part of a fleet run (master or worker), as its env f
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from provisioning.agent_settings import DEFAULT_ENV_FILE
+    from surge.provisioning.agent_settings import DEFAULT_ENV_FILE
 
     parser.add_argument(
         "--env-file",
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from provisioning.agent import run_agent
-    from provisioning.agent_settings import load_settings
+    from surge.provisioning.agent import run_agent
+    from surge.provisioning.agent_settings import load_settings
 
     return run_agent(load_settings(args.env_file))

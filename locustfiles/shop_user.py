@@ -31,10 +31,10 @@ import gevent
 from gevent.event import Event
 from locust import task
 
-from locustfiles.client import SurgeHttpUser
-from locustfiles.context import mark_outcome
-from locustfiles.guard import HostNotAllowedError, host_allowed
-from locustfiles.shopper import (
+from surge.locustfiles.client import SurgeHttpUser
+from surge.locustfiles.context import mark_outcome
+from surge.locustfiles.guard import HostNotAllowedError, host_allowed
+from surge.locustfiles.shopper import (
     INITIATE_AUTH_TARGET,
     REJECTED,
     ShopSettings,
@@ -150,7 +150,7 @@ class ShopUser(SurgeHttpUser):
         ids = CATALOG.ensure(self.client, self._wait_s())
         if not ids:
             return  # the catalog failed to load; that request is recorded as the error
-        shopper = shop_credentials().username(pick_shopper(self.rng, self.settings.users))
+        shopper = shop_credentials.username(pick_shopper(self.rng, self.settings.users))
         pid = self.rng.choice(ids)
         body = {"quantity": self.rng.randint(1, MAX_QUANTITY)}
         for attempt in range(2):  # a 401 signs in again, once
@@ -189,7 +189,7 @@ class ShopUser(SurgeHttpUser):
     def _sign_in(self, shopper: str) -> str | None:
         assert _SIGN_INS is not None
         _SIGN_INS.take(sleep=gevent.sleep)
-        creds = shop_credentials()
+        creds = shop_credentials
         payload = {
             "AuthFlow": "USER_PASSWORD_AUTH",
             "ClientId": self.settings.client_id,

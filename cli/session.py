@@ -64,8 +64,8 @@ def run_and_report(
     stream: TextIO | None = None,
 ) -> RunOutcome:
     """Run `source` locally, build its report, print the summary; return the outcome."""
-    from provisioning.local import run_local
-    from provisioning.progress import Progress
+    from surge.provisioning.local import run_local
+    from surge.cli.progress import Progress
 
     stream = stream or sys.stderr
     schedule, s3_bytes = read_schedule(source, target)
@@ -114,7 +114,7 @@ def report_run(
     stream: TextIO,
 ) -> RunOutcome:
     """Build the report of `run_dir` and print knee, verdict and path."""
-    from analysis import build_report
+    from surge.analysis import build_report
 
     if not (run_dir / MANIFEST).exists():
         print(f"no results were recorded (logs in {run_dir / 'logs'})", file=stream)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from provisioning.session import DEFAULT_RESULTS_DIR, run_and_report
+from surge.cli.session import DEFAULT_RESULTS_DIR, run_and_report
 from surge.errors import InfrastructureError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def shop_argv(sharded: bool, credentials: Path) -> list[str]:
 @contextmanager
 def demo_shop(sharded: bool) -> Iterator[tuple[str, Path]]:
     """Run `surge shop` until the block ends; yields its URL and credentials file."""
-    from shop.server import READY_PREFIX
+    from surge.shop.server import READY_PREFIX
 
     workdir = Path(tempfile.mkdtemp(prefix="surge-demo-shop-"))
     credentials = workdir / "credentials.json"

@@ -26,6 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from provisioning.demo import run_demo
+    from surge.cli.demo import run_demo
 
     return run_demo(sharded=args.sharded, out_dir=args.out)

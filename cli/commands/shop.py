@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TypeVar
 
 # shop.config and shop.latency are stdlib-only and light; uvicorn is imported in run()
-from shop import config as defaults
-from shop.config import ShopConfig
-from shop.latency import parse_service_time, parse_stall
+from surge.shop import config as defaults
+from surge.shop.config import ShopConfig
+from surge.shop.latency import parse_service_time, parse_stall
 from surge.errors import UsageError
 from surge.units import parse_duration, parse_fraction
 
@@ -165,6 +165,6 @@ def _number_or_text(text: str) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shop.server import exit_code_for, serve
+    from surge.shop.server import exit_code_for, serve
 
     return exit_code_for(serve(config_from_args(args)))
