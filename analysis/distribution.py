@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from surge.analysis.loading import DROPPED
 
 BINS_PER_DECADE = 20

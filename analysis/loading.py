@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-
 from surge.analysis.records import (
     DROPPED,
     ERROR,
@@ -31,6 +30,7 @@ from surge.analysis.records import (
     Throttling,
     read_records,
 )
+
 from surge.errors import RunDirError
 from surge.results import list_parts, read_health, read_manifest
 from surge.thresholds import METRICS, Threshold

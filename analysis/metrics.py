@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-
 from surge.analysis.loading import OUTCOMES, RunData
 from surge.analysis.percentiles import PERCENTILES, grouped_stats, small_codes
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from surge.analysis.checks import service_level
 from surge.analysis.compare import DEFAULT_TOLERANCE, Comparison, compare
 from surge.analysis.cost import (
@@ -38,6 +37,7 @@ from surge.analysis.metrics import group_summary
 from surge.analysis.stages import DEFAULT_WARMUP_S, stage_table, steady
 from surge.analysis.timeline import per_second, per_second_by_name
 from surge.analysis.verdict import Verdict, decide
+
 from surge import __version__
 from surge.errors import ExitCode
 from surge.results import REPORT_DIR

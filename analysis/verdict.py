@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from surge.analysis.checks import CheckResult, evaluate, metric_values
 from surge.analysis.loading import DROPPED, RunData
 from surge.analysis.percentiles import percentiles_of
+
 from surge.errors import ExitCode
 
 CPU_SATURATED_PERCENT = 90.0  # a worker above this ...

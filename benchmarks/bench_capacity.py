@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from surge.analysis.cost import INSTANCE_HOURLY_USD, PRICES_AS_OF
+
 from benchmarks.generator_efficiency import NAME as GENERATOR
 from benchmarks.generator_efficiency import (
     capacity_rps,

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from surge.cli.session import DEFAULT_RESULTS_DIR, run_and_report
+
 from surge.errors import InfrastructureError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

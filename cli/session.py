@@ -64,8 +64,8 @@ def run_and_report(
     stream: TextIO | None = None,
 ) -> RunOutcome:
     """Run `source` locally, build its report, print the summary; return the outcome."""
-    from surge.provisioning.local import run_local
     from surge.cli.progress import Progress
+    from surge.provisioning.local import run_local
 
     stream = stream or sys.stderr
     schedule, s3_bytes = read_schedule(source, target)

@@ -47,8 +47,6 @@ import gevent.ssl
 import httptools
 from locust import User
 from locust.exception import ResponseError, StopTest
-
-import surge
 from surge.locustfiles.deadlines import DEADLINES, Deadline
 from surge.locustfiles.guard import HostNotAllowedError, check_host
 from surge.locustfiles.http_response import (
@@ -60,6 +58,8 @@ from surge.locustfiles.http_response import (
     status_phrase,
 )
 from surge.locustfiles.verbs import HttpVerbs
+
+import surge
 
 RECV_BYTES = 65536
 DEFAULT_TIMEOUT_S = 60.0

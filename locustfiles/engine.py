@@ -29,10 +29,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import surge.locustfiles.webui  # noqa: F401  (the surge view in the web UI: registers its init listener)
 from locust import LoadTestShape, events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
-
-import surge.locustfiles.webui  # noqa: F401  (the surge view in the web UI: registers its init listener)
 from surge.locustfiles.fleet import FleetController
 from surge.locustfiles.recorder import warm_up
 from surge.locustfiles.worker import (
@@ -43,6 +42,7 @@ from surge.locustfiles.worker import (
     Plan,
     WorkerEngine,
 )
+
 from surge.errors import SurgeError
 from surge.results import make_run_id
 from surge.schedule import load_schedule

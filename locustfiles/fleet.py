@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-
 from surge.locustfiles import histogram
 from surge.locustfiles.arrivals import CumulativeRate
 from surge.locustfiles.worker import MSG_PLAN, Plan
+
 from surge.errors import ExitCode
 from surge.results import (
     build_manifest,

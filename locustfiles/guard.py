@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from surge.locustfiles.verbs import HttpVerbs
+
 from surge.errors import SurgeError
 
 ABSOLUTE_PREFIXES = ("http://", "https://", "//")
@@ -76,7 +77,6 @@ def guard_user(user: Any, *, allow_hosts: tuple[str, ...], timeout_s: float) -> 
     surge's own `SurgeSession` is not wrapped: it enforces the list itself, on redirects
     too, and saves the wrapper's calls on every request."""
     import requests
-
     from surge.locustfiles.client import SurgeSession
 
     client = getattr(user, "client", None)

@@ -27,9 +27,9 @@ from typing import Any
 
 import gevent
 import numpy as np
-
 from surge.locustfiles.context import CURRENT_ARRIVAL, OUTCOME_OVERRIDE
 from surge.locustfiles.histogram import bucket_counts
+
 from surge.results import Outcome, requests_table, write_part
 
 logger = logging.getLogger(__name__)

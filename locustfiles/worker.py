@@ -22,13 +22,13 @@ from typing import Any
 import gevent
 import numpy as np
 from locust import FastHttpUser, User
-
 from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
 from surge.locustfiles.client import shared_tls_context
 from surge.locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
 from surge.locustfiles.health import ProcessHealth
 from surge.locustfiles.histogram import bucket_counts
 from surge.locustfiles.recorder import FLUSH_INTERVAL_S, Recorder
+
 from surge.errors import ScheduleError
 from surge.results import own_instance_type
 from surge.schedule import Schedule, parse_schedule

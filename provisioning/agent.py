@@ -43,6 +43,7 @@ from surge.provisioning.agent_clock import (
 )
 from surge.provisioning.agent_settings import AgentSettings, Role
 from surge.provisioning.agent_sync import RunUploader, StopWatcher
+
 from surge.errors import ExitCode, SurgeError
 from surge.results import INSTANCE_TYPE_ENV, MANIFEST, REQUESTS_DIR
 from surge.s3 import S3Error, S3Store, S3Url, run_url

@@ -15,6 +15,7 @@ from surge.shop.credentials import DEFAULT_SEED, signing_key_for
 
 __all__ = ["DEFAULT_SEED", "ShopConfig", "ShopConfigError"]
 from surge.shop.latency import ServiceTime, StallPattern
+
 from surge.errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"

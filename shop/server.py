@@ -22,11 +22,11 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
-
 from surge.shop.app import build_app
 from surge.shop.cognito import INITIATE_AUTH_TARGET
 from surge.shop.config import ShopConfig
 from surge.shop.credentials import credentials_document, write_credentials_file
+
 from surge.errors import InfrastructureError
 
 #: the first banner line; `tests/helpers/shop.py` waits for it to learn the port

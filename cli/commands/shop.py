@@ -11,6 +11,7 @@ from typing import TypeVar
 from surge.shop import config as defaults
 from surge.shop.config import ShopConfig
 from surge.shop.latency import parse_service_time, parse_stall
+
 from surge.errors import UsageError
 from surge.units import parse_duration, parse_fraction
 

@@ -24,10 +24,10 @@ from typing import Any
 
 from locust import events
 from locust.runners import MasterRunner
-
 from surge.locustfiles.webui import access
 from surge.locustfiles.webui.live import StatusSource, SurgeView
 from surge.locustfiles.webui.report import REPORT_INDEX, ReportBuilder
+
 from surge.errors import SurgeError, UsageError
 from surge.schedule import load_schedule
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from surge.locustfiles.webui.report import ReportBuilder
+
 from surge.results import read_status
 from surge.schedule import Schedule
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-
 from surge.provisioning.local import REPO_ROOT, Role, _scenario_path, locust_command
+
 from surge.errors import SurgeError
 from surge.results import read_health, read_manifest, read_requests
 from surge.schedule import load_schedule

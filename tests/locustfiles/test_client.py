@@ -27,7 +27,6 @@ import pytest
 from locust import task
 from locust.env import Environment
 from locust.exception import CatchResponseError, LocustError, StopTest
-
 from surge.locustfiles.client import SurgeHttpUser, SurgeSession
 from surge.locustfiles.deadlines import DEADLINES, Deadline
 from surge.locustfiles.guard import HostNotAllowedError, guard_user

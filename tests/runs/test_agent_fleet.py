@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from surge.provisioning import agent as agent_mod
 from surge.cli import main
+from surge.provisioning import agent as agent_mod
+
 from surge.results import read_manifest, read_requests
 from surge.s3 import S3Store, S3Url
 from tests.helpers.agents import live_schedule_yaml, start_agent, stop_process, write_agent_env

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from surge.cli import main
 
 import surge.s3 as s3mod
-from surge.cli import main
 from surge.errors import ExitCode, UsageError
 from surge.s3 import Failure, S3Error, S3Store, S3Url, parse_run_url, parse_s3_url
 from tests.helpers.runs import fake_run_dir, schedule_yaml

@@ -7,12 +7,12 @@ import json
 import random
 
 import pytest
-
 from surge.shop import tokens
 from surge.shop.app import build_app
 from surge.shop.config import ShopConfig, ShopConfigError
 from surge.shop.credentials import password_for
 from surge.shop.latency import parse_service_time
+
 from tests.helpers.shop import AUTH_HEADERS, acall_app, auth_body, call_app
 
 ADMIN = {"X-Admin-Key": "secret"}
@@ -297,8 +297,8 @@ def test_invalid_configs_are_refused():
 
 
 def test_every_cli_flag_reaches_the_config():
-    from surge.cli.main import build_parser
     from surge.cli.commands.shop import config_from_args
+    from surge.cli.main import build_parser
 
     flags = (
         "--port 0 --users 7 --write-capacity 50 --write-burst 5 --write-retries 3"

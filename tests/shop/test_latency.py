@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from surge.shop.latency import Distribution, StallPattern, parse_service_time, parse_stall
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from surge.locustfiles.webui.access import (
     LOOPBACK_BIND,
     Credentials,
@@ -13,6 +12,7 @@ from surge.locustfiles.webui.access import (
     decide_bind,
     is_loopback,
 )
+
 from surge.errors import ExitCode
 
 CREDS = {"SURGE_UI_USER": "ops", "SURGE_UI_PASSWORD": "s3cret"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from surge.locustfiles.webui.live import SurgeView, timeline
 from surge.locustfiles.webui.report import ReportBuilder, ReportState
+
 from surge.results import write_status
 from surge.schedule import parse_schedule
 

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from surge.provisioning.local import Role, free_port, locust_command
+
 from surge.errors import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
