@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   run the reference experiment against the bundled shop, print the report path"
 	@echo "make test   unit and integration tests (sets up everything it needs)"
-	@echo "make lint   ruff, terraform fmt/validate, packer fmt/validate, shellcheck"
+	@echo "make lint   ruff, import layers (lint-imports), terraform/packer fmt+validate, shellcheck"
 	@echo "make bench  benchmarks; writes benchmarks/RESULTS.md"
 
 $(STAMP): setup.cfg pyproject.toml
@@ -34,7 +34,9 @@ system-deps: $(SYSTEM)
 demo: $(STAMP)
 	$(BIN)/surge demo || [ $$? -eq 1 ]
 
+# CI runs `make test`, so the lint gate (layers included) runs first
 test: $(STAMP) $(SYSTEM)
+	$(MAKE) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

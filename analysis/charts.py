@@ -279,10 +279,7 @@ def outcome_chart(timeline: pd.DataFrame, stages: pd.DataFrame) -> str:
     ax.stackplot(
         x,
         *series.values(),
-        labels=[
-            f"{n} ({'409 sold out' if n == 'rejected' else n})" if n == "rejected" else n
-            for n in series
-        ],
+        labels=list(series),  # the run's outcome words, not one shop's (no "409 sold out")
         colors=[COLORS[n] for n in series],
         linewidth=0,
     )

@@ -29,6 +29,9 @@ class CheckResult:
     kind: MetricKind
     measured: float | None
     passed: bool
+    name: str | None = None  # the endpoint a scoped rule holds for
+    no_data: bool = False  # a scoped rule whose endpoint had no requests: not judged
+
 
     @property
     def shown(self) -> str:
@@ -41,6 +44,8 @@ class CheckResult:
             "measured": self.measured,
             "measured_text": self.shown,
             "passed": self.passed,
+            "name": self.name,
+            "no_data": self.no_data,
         }
 
 
@@ -69,11 +74,23 @@ def metric_values(row: Mapping[str, Any], window_s: float) -> dict[str, float]:
     return values
 
 
-def evaluate(thresholds: Iterable[Threshold], values: Mapping[str, float]) -> list[CheckResult]:
-    """Each rule against its metric; a metric that could not be measured (NaN) fails."""
+def evaluate(
+    thresholds: Iterable[Threshold],
+    values: Mapping[str, float],
+    by_endpoint: Mapping[str, Mapping[str, float]] | None = None,
+) -> list[CheckResult]:
+    """Each rule against its metric; a metric that could not be measured (NaN) fails.
+
+    A rule scoped to an endpoint reads `by_endpoint[name]`; an endpoint without requests
+    there is not judged (`no_data`, passed): a typo in a name is reported as a warning
+    (`unknown_endpoints`), and a stage in which an endpoint was not called says nothing
+    about it."""
     results = []
     for threshold in thresholds:
-        measured = values.get(threshold.metric, math.nan)
+        source: Mapping[str, float] | None = values
+        if threshold.name is not None:
+            source = (by_endpoint or {}).get(threshold.name)
+        measured = math.nan if source is None else source.get(threshold.metric, math.nan)
         ok = not math.isnan(measured) and threshold.passes(measured)
         results.append(
             CheckResult(
@@ -81,10 +98,23 @@ def evaluate(thresholds: Iterable[Threshold], values: Mapping[str, float]) -> li
                 metric=threshold.metric,
                 kind=threshold.kind,
                 measured=None if math.isnan(measured) else measured,
-                passed=ok,
+                passed=ok or source is None,
+                name=threshold.name,
+                no_data=source is None,
             )
         )
     return results
+
+
+def unknown_endpoints(thresholds: Iterable[Threshold], known: Iterable[str]) -> list[str]:
+    """Warnings for scoped rules naming an endpoint the run never called."""
+    seen = set(known)
+    return [
+        f"threshold {t.rule}: no requests named {t.name!r} in this run "
+        f"(endpoints: {', '.join(sorted(seen)) or 'none'})"
+        for t in thresholds
+        if t.name is not None and t.name not in seen
+    ]
 
 
 def service_level(thresholds: Iterable[Threshold]) -> tuple[Threshold, ...]:

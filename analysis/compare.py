@@ -97,7 +97,7 @@ def compare(
     """Compare two stage tables (from `analysis.stages.stage_table`)."""
     frame = stage_deltas(current, baseline).pipe(flag_regressions, tolerance)
     regressions = tuple(
-        f"stage {int(r['stage'])} ({r['offered_rps']:g} req/s): {r['regression']}"
+        f"stage {int(r['stage']) + 1} ({r['offered_rps']:g} req/s): {r['regression']}"
         for r in frame.to_dict("records")
         if r["regression"]
     )

@@ -7,12 +7,13 @@ for a measurement. Override them for another region, tier or discount.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from surge.results import Manifest
 
 PRICES_SOURCE = "us-east-1, 2025"
 PRICES_AS_OF = f"AWS on-demand list prices ({PRICES_SOURCE})"
@@ -53,6 +54,12 @@ DEFAULT_ORIGINS: dict[str, str] = {
 }
 
 
+#: bounds that keep every product finite (a trillion requests per second for a trillion
+#: hours is still a finite float); beyond them `surge cost` says so instead of overflowing
+MAX_COST_INPUT = 1e12
+MIN_SERVER_RPS = 1e-3
+
+
 @dataclass(frozen=True)
 class CostInputs:
     """What serving `rps` for `hours` costs; every price overridable."""
@@ -71,8 +78,12 @@ class CostInputs:
         for name, value in asdict(self).items():
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        if self.server_rps <= 0:
-            raise ValueError("server_rps must be above 0")
+            if value > MAX_COST_INPUT:  # 1e308 * 1e308 overflows; no shop is that big
+                raise ValueError(
+                    f"{name} {value:g} is beyond any sense (at most {MAX_COST_INPUT:g})"
+                )
+        if self.server_rps < MIN_SERVER_RPS:
+            raise ValueError(f"server_rps must be at least {MIN_SERVER_RPS:g}")
 
 
 def serverless_vs_servers(inputs: CostInputs) -> dict[str, dict[str, float]]:
@@ -140,32 +151,29 @@ class FleetCost:
         }
 
 
-def _run_hours(manifest: Mapping[str, Any], duration_s: float) -> float:
-    try:
-        start = dt.datetime.fromisoformat(str(manifest["started_at"]).replace("Z", "+00:00"))
-        end = dt.datetime.fromisoformat(str(manifest["ended_at"]).replace("Z", "+00:00"))
-        seconds = (end - start).total_seconds()
-    except (KeyError, TypeError, ValueError):
+def _run_hours(manifest: Manifest, duration_s: float) -> float:
+    if manifest.started_at and manifest.ended_at:
+        seconds = (manifest.ended_at - manifest.started_at).total_seconds()
+    else:
         seconds = duration_s
     return max(seconds, EC2_MINIMUM_BILLED_S) / 3600.0
 
 
-def fleet_instances(manifest: Mapping[str, Any]) -> dict[str, int]:
-    """Instance type -> count: the manifest's `fleet`, else the distinct hosts with a type
-    among the workers and the master (several worker processes share one instance)."""
-    fleet = manifest.get("fleet")
-    if isinstance(fleet, Mapping) and fleet.get("instance_type"):
-        return {str(fleet["instance_type"]): int(fleet.get("instances", 1))}
+def fleet_instances(manifest: Manifest) -> dict[str, int]:
+    """Instance type -> count: the distinct hosts with a type among the workers and the
+    master (several worker processes share one instance)."""
     hosts: dict[str, str] = {}
-    for process in [*(manifest.get("workers") or []), manifest.get("master")]:
-        if isinstance(process, Mapping) and process.get("instance_type"):
-            host = str(process.get("host") or process.get("id") or len(hosts))
-            hosts.setdefault(host, str(process["instance_type"]))  # a host is one instance
+    processes = [(w.host or w.id, w.instance_type) for w in manifest.workers]
+    if manifest.master is not None:
+        processes.append((manifest.master.host, manifest.master.instance_type))
+    for host, instance_type in processes:
+        if instance_type:
+            hosts.setdefault(host or str(len(hosts)), instance_type)  # a host is one instance
     return dict(Counter(hosts.values()))
 
 
 def fleet_cost(
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     duration_s: float,
     prices: Mapping[str, float] | None = None,
 ) -> FleetCost:

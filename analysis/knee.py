@@ -10,6 +10,7 @@ is luck, not capacity, so it does not raise the knee. The first failing stage is
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,11 +86,19 @@ class Knee:
         }
 
 
-def add_service_level(table: pd.DataFrame, slo: tuple[Threshold, ...]) -> pd.DataFrame:
-    """Columns `slo_pass` and `slo_failed` (failed rules with values) for every stage."""
+def add_service_level(
+    table: pd.DataFrame,
+    slo: tuple[Threshold, ...],
+    by_endpoint: Mapping[int, Mapping[str, Mapping[str, float]]] | None = None,
+) -> pd.DataFrame:
+    """Columns `slo_pass` and `slo_failed` (failed rules with values) for every stage.
+
+    `by_endpoint` (stage -> endpoint -> metrics, see `analysis.endpoints`) is what rules
+    scoped to one endpoint are held to in each stage."""
     passed, failed = [], []
     for row in table.to_dict("records"):
-        results = evaluate(slo, metric_values(row, row["window_s"]))
+        scoped = (by_endpoint or {}).get(int(row["stage"]), {})
+        results = evaluate(slo, metric_values(row, row["window_s"]), scoped)
         passed.append(bool(row["requests"] > 0) and all(r.passed for r in results))
         failed.append(tuple(r for r in results if not r.passed))
     return table.assign(slo_pass=passed, slo_checks=failed)

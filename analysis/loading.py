@@ -8,7 +8,6 @@ the frame of a 10-million-request run takes about 430 MB.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from surge.analysis.endings import DamagedPart, incomplete, read_records_tolerant
 from surge.analysis.records import (
     DROPPED,
     ERROR,
@@ -32,7 +32,7 @@ from surge.analysis.records import (
 )
 
 from surge.errors import RunDirError
-from surge.results import list_parts, read_health, read_manifest
+from surge.results import MANIFEST, Manifest, list_parts, read_health, read_manifest
 from surge.thresholds import METRICS, Threshold
 
 __all__ = ["DROPPED", "ERROR", "MISSING", "OK", "OUTCOMES", "REJECTED", "TIMEOUT", "RunData"]
@@ -41,7 +41,10 @@ __all__ = ["DROPPED", "ERROR", "MISSING", "OK", "OUTCOMES", "REJECTED", "TIMEOUT
 DEFAULT_THROTTLE_STATUSES: frozenset[int] = frozenset({429, 503})
 #: error texts that mean throttling whatever the status (the reference shop answers a
 #: throttled DynamoDB write with 500 ProvisionedThroughputExceededException, like Lambda)
-DEFAULT_THROTTLE_PATTERN = r"throttl|ProvisionedThroughputExceeded|TooManyRequests|SlowDown"
+DEFAULT_THROTTLE_PATTERN = (
+    r"throttl|ProvisionedThroughputExceeded|RequestLimitExceeded|TooManyRequests|SlowDown"
+    r"|Rate Exceeded"
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class RunData:
     """Everything the report is computed from, loaded once."""
 
     run_dir: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     run_id: str
     start_us: int  # the schedule's start: offsets in the frame are relative to it
     workers: int  # generator processes, for per-worker rates
@@ -57,6 +60,9 @@ class RunData:
     thresholds: tuple[Threshold, ...]
     requests: pd.DataFrame  # one row per request, see `prepare_requests`
     health: pd.DataFrame | None  # one row per worker per second, or None
+    #: why the records are incomplete (damaged parts, master lost...; `analysis.endings`)
+    incomplete: tuple[str, ...] = ()
+    damaged: tuple[DamagedPart, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -79,48 +85,41 @@ def load_run(
     """Read a run directory; raises `RunDirError` naming what is missing or wrong."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
-    schedule = manifest.get("schedule")
-    if not isinstance(schedule, dict) or not isinstance(schedule.get("stages"), list):
-        raise RunDirError(
-            "manifest.json has no schedule with stages", str(run_dir / "manifest.json")
-        )
-    columns = read_records(run_dir, Throttling.of(throttle_statuses, throttle_pattern))
+    schedule = manifest.schedule
+    if not isinstance(schedule.get("stages"), list):
+        raise RunDirError("manifest.json has no schedule with stages", str(run_dir / MANIFEST))
+    throttling = Throttling.of(throttle_statuses, throttle_pattern)
+    columns, damaged = read_records_tolerant(  # one damaged part does not sink the run
+        run_dir, manifest, lambda d, skip: read_records(d, throttling, skip)
+    )
     health = read_health(run_dir)
     start_us = _start_us(manifest, columns["intended_us"])
     workers = _worker_count(manifest, run_dir)
     return RunData(
         run_dir=run_dir,
         manifest=manifest,
-        run_id=str(manifest.get("run_id") or run_dir.name),
+        run_id=manifest.run_id or run_dir.name,
         start_us=start_us,
         workers=workers,
         stages=stage_frame(schedule, workers),
         thresholds=parse_thresholds(schedule.get("thresholds") or [], run_dir),
         requests=prepare_requests(columns, start_us),
         health=None if health is None else prepare_health(health, start_us),
+        incomplete=tuple(incomplete(manifest, run_dir, damaged)),
+        damaged=tuple(damaged),
     )
 
 
-def _start_us(manifest: dict[str, Any], intended_us: np.ndarray) -> int:
-    started = manifest.get("started_at")
-    if started:
-        try:
-            when = dt.datetime.fromisoformat(str(started).replace("Z", "+00:00"))
-        except ValueError:
-            raise RunDirError(
-                f"started_at is not an ISO time: {started!r}", "manifest.json"
-            ) from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        return round(when.timestamp() * 1_000_000)
+def _start_us(manifest: Manifest, intended_us: np.ndarray) -> int:
+    if manifest.started_at is not None:
+        return round(manifest.started_at.timestamp() * 1_000_000)
     return int(intended_us.min()) if len(intended_us) else 0
 
 
-def _worker_count(manifest: dict[str, Any], run_dir: Path) -> int:
+def _worker_count(manifest: Manifest, run_dir: Path) -> int:
     """Generator processes: the manifest's list, else the worker folders under requests/."""
-    workers = manifest.get("workers")
-    if isinstance(workers, list) and workers:
-        return len(workers)
+    if manifest.workers:
+        return len(manifest.workers)
     return max(1, len({part.parent.name for part in list_parts(run_dir)}))
 
 
@@ -162,6 +161,7 @@ def parse_thresholds(raw: list[Any], run_dir: Path) -> tuple[Threshold, ...]:
                 value=float(item["value"]),
                 abort_on_fail=bool(item.get("abort_on_fail", False)),
                 for_s=float(item.get("for_s", 0.0)),
+                name=None if item.get("name") is None else str(item["name"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RunDirError(
@@ -206,6 +206,9 @@ def prepare_requests(columns: dict[str, np.ndarray], start_us: int) -> pd.DataFr
     return pd.DataFrame(
         {
             "name": pd.Categorical.from_codes(take("name"), categories=names),
+            # method and error text (NaN: no error), for the per-endpoint and failure tables
+            "method": pd.Categorical.from_codes(take("method"), categories=take("methods")),
+            "error": pd.Categorical.from_codes(take("error"), categories=take("errors")),
             "stage": take("stage"),
             "outcome": outcome,
             "status": take("status"),

@@ -25,6 +25,8 @@ import pandas as pd
 from surge.analysis.loading import OUTCOMES, RunData
 from surge.analysis.percentiles import PERCENTILES, grouped_stats, small_codes
 
+from surge.trust import outcome_rates
+
 US = 1_000_000.0
 LATENCY_NAMES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p999", "max")
 COUNT_NAMES: tuple[str, ...] = ("ok", "rejected", "error", "timeout", "dropped")
@@ -56,9 +58,7 @@ def add_rates(counts: pd.DataFrame) -> pd.DataFrame:
     """success/error/dropped/timeout/throttled rates from counts (NaN for empty groups)."""
     total = counts["requests"].where(counts["requests"] > 0)
     return counts.assign(
-        success_rate=(counts["ok"] + counts["rejected"]) / total,
-        error_rate=(counts["error"] + counts["timeout"]) / total,
-        dropped_rate=counts["dropped"] / total,
+        **outcome_rates(counts, total),  # the master's live formulas too (surge.trust)
         timeout_rate=counts["timeout"] / total,
         throttled_rate=counts["throttled"] / total,
     )

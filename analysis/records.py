@@ -48,9 +48,10 @@ INT32_MAX = 2**31 - 1
 READ_THREADS = max(1, min(os.cpu_count() or 1, 4))  # threads decoding parts
 READ_AHEAD = 2 * READ_THREADS  # parts decoded ahead of the conversion (bounded memory)
 
-#: the request columns the report reads (`method`, `bytes` and `worker` are not needed)
+#: the request columns the report reads (`bytes` and `worker` are not needed)
 RECORD_COLUMNS = (
     "name",
+    "method",
     "stage",
     "intended_us",
     "sent_us",
@@ -60,6 +61,9 @@ RECORD_COLUMNS = (
     "outcome",
     "error",
 )
+#: string columns kept as codes into one run-wide sorted list each (`<column>s` in the
+#: result); the code of a null (no error) is -1
+DICTIONARY_COLUMNS = ("name", "method", "error")
 
 
 @dataclass(frozen=True)
@@ -81,20 +85,22 @@ class Throttling:
         return [bool(e and self.pattern.search(e)) for e in errors]
 
 
-def read_records(run_dir: Path, throttling: Throttling) -> dict[str, np.ndarray]:
+def read_records(
+    run_dir: Path, throttling: Throttling, skip: Collection[Path] = ()
+) -> dict[str, np.ndarray]:
     """Every request of a run as compact columns (see `part_arrays`) plus `names`, the
-    request names that the `name` codes index."""
-    parts = list_parts(run_dir)
+    request names that the `name` codes index. Parts in `skip` (damaged) are left out."""
+    parts = [p for p in list_parts(run_dir) if p not in skip]
     if parts:
         try:
             with _gc_paused():
                 return _read_parts(parts, throttling)
         except (pa.ArrowException, OSError, ValueError, KeyError):
             pass
-    table = read_requests(run_dir, columns=list(RECORD_COLUMNS))
+    table = read_requests(run_dir, columns=list(RECORD_COLUMNS), skip=skip)
     out = _allocate(table.num_rows)
     names = [_fill(out, 0, part_arrays(table, throttling))]
-    return _unify_names(out, names, np.array([0, table.num_rows]))
+    return _unify_dictionaries(out, names, np.array([0, table.num_rows]))
 
 
 def _read_parts(parts: list[Path], throttling: Throttling) -> dict[str, np.ndarray]:
@@ -107,7 +113,7 @@ def _read_parts(parts: list[Path], throttling: Throttling) -> dict[str, np.ndarr
         starts = np.cumsum([0] + [f.num_rows for f in footers])
         out = _allocate(int(starts[-1]))
         pending: collections.deque[Future[pa.Table]] = collections.deque()
-        names: list[list[str]] = []
+        names: list[dict[str, list[str]]] = []
 
         def convert_next() -> None:
             table = pending.popleft().result()
@@ -119,7 +125,7 @@ def _read_parts(parts: list[Path], throttling: Throttling) -> dict[str, np.ndarr
                 convert_next()
         while pending:
             convert_next()
-    return _unify_names(out, names, starts)
+    return _unify_dictionaries(out, names, starts)
 
 
 #: the columns `read_records` returns, with their types
@@ -133,6 +139,8 @@ RECORD_TYPES: dict[str, Any] = {
     "outcome": np.int8,
     "throttled": np.bool_,
     "name": np.int32,
+    "method": np.int32,
+    "error": np.int32,
 }
 
 
@@ -148,28 +156,35 @@ def _read_part(path: Path, footer: pq.FileMetaData) -> pa.Table:
     return table
 
 
-def _fill(out: dict[str, np.ndarray], start: int, arrays: dict[str, Any]) -> list[str]:
-    """Copy one part's arrays into rows start.. of `out`; returns the part's names."""
-    names = arrays.pop("names")
-    arrays["name"] = arrays.pop("name_codes")
+def _fill(
+    out: dict[str, np.ndarray], start: int, arrays: dict[str, Any]
+) -> dict[str, list[str]]:
+    """Copy one part's arrays into rows start.. of `out`; returns the part's dictionaries
+    (column -> values its codes index)."""
+    dictionaries = {c: arrays.pop(f"{c}s") for c in DICTIONARY_COLUMNS}
+    for c in DICTIONARY_COLUMNS:
+        arrays[c] = arrays.pop(f"{c}_codes")
     for key, values in arrays.items():
         out[key][start : start + len(values)] = values
-    return names
+    return dictionaries
 
 
-def _unify_names(
-    out: dict[str, Any], names: list[list[str]], starts: np.ndarray
+def _unify_dictionaries(
+    out: dict[str, Any], parts: list[dict[str, list[str]]], starts: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Each part coded `name` with its own dictionary: recode to one sorted list."""
-    unified = sorted({str(n) for part in names for n in part})
-    position = {n: i for i, n in enumerate(unified)}
-    codes = out["name"]
-    for i, part in enumerate(names):
-        lookup = np.array([position[str(n)] for n in part] or [0], np.int32)
-        if not np.array_equal(lookup, np.arange(len(lookup))):
-            lo, hi = int(starts[i]), int(starts[i + 1])
-            codes[lo:hi] = lookup[codes[lo:hi]]
-    out["names"] = np.asarray(unified, dtype=object)
+    """Each part coded its strings with its own dictionaries: recode to one sorted list
+    per column (`names`, `methods`, `errors`); -1 (null) stays -1."""
+    for column in DICTIONARY_COLUMNS:
+        unified = sorted({str(n) for part in parts for n in part[column]})
+        position = {n: i for i, n in enumerate(unified)}
+        codes = out[column]
+        for i, part in enumerate(parts):
+            values = part[column]
+            lookup = np.array([position[str(n)] for n in values] + [-1], np.int32)
+            if not np.array_equal(lookup[:-1], np.arange(len(values))):
+                lo, hi = int(starts[i]), int(starts[i + 1])
+                codes[lo:hi] = lookup[codes[lo:hi]]  # -1 indexes the appended -1
+        out[f"{column}s"] = np.asarray(unified, dtype=object)
     return out
 
 
@@ -189,16 +204,14 @@ def _gc_paused() -> Iterator[None]:
 def part_arrays(table: pa.Table, throttling: Throttling) -> dict[str, Any]:
     """One part's columns in the frame's types: intended_us, sent_us (int64, `MISSING`
     when never sent), latency_us (int64), service_us (int32, `MISSING`), stage, status
-    (int16), outcome (int8 code), throttled (bool), name_codes + names (list)."""
+    (int16), outcome (int8 code), throttled (bool), and for each of name, method and
+    error its codes (`<column>_codes`, -1 for null) and dictionary (`<column>s`)."""
     column = table.column  # KeyError for a missing column: the caller falls back
     outcome = _lookup_codes(column("outcome"), _outcome_codes, np.int8)
     status = _ints(column("status"), np.int16)
     by_text = _lookup_codes(column("error"), throttling.by_text, np.bool_)  # null: False
     by_status = throttling.status_table[status.astype(np.uint16)]
     throttled = (outcome == ERROR) & (by_status | by_text)
-    names = column("name").combine_chunks()
-    if not pa.types.is_dictionary(names.type):
-        names = names.dictionary_encode()
     service = np.minimum(_ints(column("service_us"), np.int64), INT32_MAX)
     return {
         "intended_us": _ints(column("intended_us"), np.int64),
@@ -209,8 +222,20 @@ def part_arrays(table: pa.Table, throttling: Throttling) -> dict[str, Any]:
         "status": status,
         "outcome": outcome,
         "throttled": throttled,
-        "name_codes": _chunk_ints(names.indices, 0),
-        "names": names.dictionary.to_pylist(),
+        **_dictionary_codes(column("name"), "name"),
+        **_dictionary_codes(column("method"), "method"),
+        **_dictionary_codes(column("error"), "error"),
+    }
+
+
+def _dictionary_codes(column: pa.ChunkedArray, key: str) -> dict[str, Any]:
+    """`<key>_codes` (int32, -1 for null) and `<key>s` (the values they index)."""
+    values = column.combine_chunks()
+    if not pa.types.is_dictionary(values.type):
+        values = values.dictionary_encode()
+    return {
+        f"{key}_codes": _chunk_ints(values.indices, -1).astype(np.int32, copy=False),
+        f"{key}s": values.dictionary.to_pylist(),
     }
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from surge.analysis import render_endpoints
 from surge.analysis.cost import CostInputs, formulas
 from surge.analysis.template import HTML
+
+from surge.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from surge.analysis.report import Report
@@ -25,10 +28,7 @@ STAGES_FILE = "stages.csv"
 
 
 def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, text)
 
 
 # ---------------------------------------------------------------- formatting
@@ -102,13 +102,20 @@ def headline_cards(s: dict[str, Any]) -> dict[str, str]:
         )
     if broke:
         cards["broke_big"] = f"{broke['cause']} at {broke['offered_rps']:,.0f} req/s"
-        cards["broke_small"] = broke["detail"]
+        cards["broke_small"] = knee.get("broke_first_sentence") or broke["detail"]
     elif knee["tested_stages"]:
         cards["broke_big"] = "nothing"
         cards["broke_small"] = "every tested rate met the service level"
     else:
         cards["broke_big"] = "n/a"
         cards["broke_small"] = "no steady stage recorded requests"
+    rejected = s["whole_run"]["rejected"]
+    cards["success_small"] = "whole run" + (
+        f"; {rejected:,} answers the scenario classified as rejected (a valid refusal) count"
+        " as success"
+        if rejected
+        else ""
+    )
     fleet = s["cost"]["fleet"]
     if fleet["instances"]:
         kinds = ", ".join(f"{n} x {t}" for t, n in fleet["instances"].items())
@@ -162,9 +169,23 @@ def write_html(report: Report, s: dict[str, Any], out: Path, charts: bool) -> Pa
         num=num,
         delta=delta,
         pp=pp,
+        check_word=check_word,
+        knee_change=knee_change,
+        endpoint_stages=render_endpoints.stages_by_endpoint(s),
+        search_section=_search_section(report, s, charts),
         **headline_cards(s),
     )
     return _write(out / "index.html", html)
+
+
+def _search_section(report: Report, s: dict[str, Any], charts: bool) -> str:
+    """A capacity search's path, bracket and cost (analysis.search); empty otherwise."""
+    if not s.get("search"):
+        return ""
+    from surge.analysis.search import search_chart, search_html
+
+    uri = search_chart(s["search"], report.run.stages) if charts else None
+    return search_html(s["search"], uri)
 
 
 def _warmup(report: Report) -> float:
@@ -205,7 +226,8 @@ def chart_list(report: Report) -> list[dict[str, str]]:
         ),
         (
             "Outcome mix over time",
-            "Requests per intended second by outcome; 409 sold out is a valid answer.",
+            "Requests per intended second by outcome; rejected (a refusal the scenario "
+            "classified as valid) counts as success.",
             ch.outcome_chart(report.timeline, report.run.stages),
         ),
     ]
@@ -232,10 +254,43 @@ def _slo(report: Report) -> tuple:
     return service_level(report.run.thresholds)
 
 
+def knee_change(s: dict[str, Any]) -> str:
+    """How far the knee moved against the baseline, in one clause."""
+    c = s["comparison"]
+    now, before = c["knee_rps"], c["baseline_knee_rps"]
+    higher = (
+        "; every tested rate passed, so the real knee is higher" if s["knee"]["above_test"] else ""
+    )
+    if now is None and before is None:
+        return "neither run met the service level at any tested rate"
+    if before is None:
+        return f"the knee is {now:,.0f} req/s; the baseline met it at no tested rate{higher}"
+    if now is None:
+        return f"the knee was {before:,.0f} req/s; now no tested rate meets the service level"
+    diff = now - before
+    if diff == 0:
+        return f"the knee stayed at {now:,.0f} req/s{higher}"
+    way = "up" if diff > 0 else "down"
+    share = f", {diff / before:+.0%}" if before else ""
+    return (
+        f"the knee moved {way} from {before:,.0f} to {now:,.0f} req/s "
+        f"({diff:+,.0f} req/s{share}){higher}"
+    )
+
+
+def check_word(c: dict[str, Any], bold: bool = True) -> str:
+    """pass / FAIL / not judged (a scoped rule whose endpoint had no requests)."""
+    if c.get("no_data"):
+        return "not judged: no requests"
+    if c["passed"]:
+        return "pass"
+    return "**FAIL**" if bold else "FAIL"
+
+
 def write_markdown(s: dict[str, Any], out: Path) -> Path:
     """summary.md: short enough for a pull-request comment."""
     v, cards = s["verdict"], headline_cards(s)
-    icon = {"passed": "✅", "failed": "❌", "untrustworthy": "⚠️"}[v["status"]]
+    icon = {"passed": "✅", "failed": "❌"}.get(v["status"], "⚠️")  # untrustworthy, incomplete...
     lines = [
         f"## {icon} surge: {v['status'].upper()} (exit {v['exit_code']}) · `{s['run_id']}`",
         "",
@@ -245,8 +300,13 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
     lines += [
         f"- **Knee:** {cards['knee_big']} ({cards['knee_small']})",
         f"- **Peak load sustained:** {cards['sustained_big']}",
-        f"- **What broke first:** {cards['broke_big']}"
-        + (f" ({cards['broke_small']})" if cards["broke_small"] else ""),
+        "- **What broke first:** "
+        + (s["knee"].get("broke_first_sentence") or cards["broke_big"])
+        + (
+            ""
+            if s["knee"].get("broke_first_sentence") or not cards["broke_small"]
+            else f" ({cards['broke_small']})"
+        ),
         f"- **Success rate:** {pct(s['whole_run']['success_rate'])} of "
         f"{s['whole_run']['requests']:,} requests",
         "",
@@ -254,16 +314,17 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
     if v["thresholds"]:
         lines += ["| threshold | measured | result |", "|---|---:|---|"]
         lines += [
-            f"| `{c['rule']}` | {c['measured_text']} | {'pass' if c['passed'] else '**FAIL**'} |"
-            for c in v["thresholds"]
+            f"| `{c['rule']}` | {c['measured_text']} | {check_word(c)} |" for c in v["thresholds"]
         ]
         lines.append("")
+    lines += render_endpoints.markdown_lines(s, lat, num, pct)
     lines += [
+        "",
         "| stage | offered/s | achieved/s | p95 | p99 | success | errors |",
         "|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in s["stages"]:
-        name = f"{r['stage']}" + (" (ramp)" if not r["steady"] else "")
+        name = f"{r['stage'] + 1}" + (" (ramp)" if not r["steady"] else "")  # from 1
         lines.append(
             f"| {name} | {num(r['offered_rps'])} | {num(r['achieved_rps'])} | {lat(r['p95'])} "
             f"| {lat(r['p99'])} | {pct(r['success_rate'])} | {r['errors'] or ''} |"
@@ -272,14 +333,17 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
         c = s["comparison"]
         lines += [
             "",
-            f"**Against {c['baseline_run_id']}:** knee {num(c['knee_rps'])} vs "
-            f"{num(c['baseline_knee_rps'])} req/s; "
+            f"**Against {c['baseline_run_id']}:** {knee_change(s)}; "
             + (
                 "regressions: " + "; ".join(c["regressions"])
                 if c["regressions"]
                 else "no regressions"
             ),
         ]
+    if s.get("search"):
+        from surge.analysis.search import search_markdown
+
+        lines += search_markdown(s["search"])
     if not v["trust"]["trustworthy"]:
         lines += ["", "**Untrustworthy:** " + "; ".join(v["trust"]["reasons"])]
     serving = s["cost"]["serving"]
@@ -293,64 +357,23 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
 
 
 def write_junit(s: dict[str, Any], out: Path) -> Path:
-    """junit.xml: one test case per threshold (plus trust and baseline), values in failures."""
-    v = s["verdict"]
-    suite = ET.Element(
-        "testsuite", name=f"surge {s['run_id']}", timestamp=str(s["started_at"] or "")
-    )
-    cases = 0
-    failures = 0
+    """junit.xml (see `analysis.junit`)."""
+    from surge.analysis.junit import junit_xml
 
-    def case(name: str, failure: str | None, classname: str) -> None:
-        nonlocal cases, failures
-        cases += 1
-        el = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
-        if failure is not None:
-            failures += 1
-            ET.SubElement(el, "failure", message=failure, type="threshold").text = failure
-
-    for c in v["thresholds"]:
-        case(
-            c["rule"],
-            None if c["passed"] else f"measured {c['measured_text']}; rule {c['rule']}",
-            "surge.thresholds",
-        )
-    trust = v["trust"]
-    case(
-        "generators kept up",
-        None if trust["trustworthy"] else "; ".join(trust["reasons"]),
-        "surge.trust",
-    )
-    if s["comparison"] is not None:
-        regressions = s["comparison"]["regressions"]
-        gating = bool(v["regressions"])
-        case(
-            f"no regression against {s['comparison']['baseline_run_id']}",
-            "; ".join(regressions) if regressions and gating else None,
-            "surge.baseline",
-        )
-    suite.set("tests", str(cases))
-    suite.set("failures", str(failures))
-    suite.set("errors", "0")
-    root = ET.Element("testsuites", name="surge", tests=str(cases), failures=str(failures))
-    root.append(suite)
-    ET.indent(root)
-    return _write(
-        out / "junit.xml",
-        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n",
-    )
+    return _write(out / "junit.xml", junit_xml(s))
 
 
-def write_all(report: Report, *, charts: bool = True) -> dict[str, Path]:
-    from surge.analysis.report import STAGE_COLUMNS, summary
-
+def write_all(
+    report: Report, s: dict[str, Any], stage_columns: Sequence[str], *, charts: bool = True
+) -> dict[str, Path]:
+    """Every report file, from the report and its summary (`report.summary`): the caller
+    computes, this module only renders, so it never imports the report module back."""
     out = report.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    s = summary(report)
     files = {
         "summary.json": _write(out / "summary.json", json.dumps(s, indent=2, default=str) + "\n"),
         STAGES_FILE: _write(
-            out / STAGES_FILE, report.stages[list(STAGE_COLUMNS)].to_csv(index=False)
+            out / STAGES_FILE, report.stages[list(stage_columns)].to_csv(index=False)
         ),
         TIMELINE_FILE: _write(
             out / TIMELINE_FILE, report.timeline.to_csv(index=False, float_format="%.6g")
@@ -362,5 +385,23 @@ def write_all(report: Report, *, charts: bool = True) -> dict[str, Path]:
         "summary.md": write_markdown(s, out),
         "junit.xml": write_junit(s, out),
     }
+    for name, text in render_endpoints.csv_files(report.views).items():
+        files[name] = _write(out / name, text)
     files["index.html"] = write_html(report, s, out, charts)
+    append_step_summary(files["summary.md"])
     return files
+
+
+def append_step_summary(summary_md: Path) -> None:
+    """On GitHub Actions, summary.md goes onto the job's page (GITHUB_STEP_SUMMARY is the
+    file Actions renders; appending keeps what earlier steps wrote)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(summary_md.read_text(encoding="utf-8") + "\n")
+    except OSError as exc:  # a CI nicety must never fail the report
+        import logging
+
+        logging.getLogger(__name__).warning("could not append to GITHUB_STEP_SUMMARY: %s", exc)

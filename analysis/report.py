@@ -26,6 +26,7 @@ from surge.analysis.cost import (
     serverless_vs_servers,
 )
 from surge.analysis.distribution import latency_histogram
+from surge.analysis.endpoints import EndpointViews, endpoint_views, summary_part
 from surge.analysis.knee import Knee, add_service_level, find_knee
 from surge.analysis.loading import (
     DEFAULT_THROTTLE_PATTERN,
@@ -34,15 +35,23 @@ from surge.analysis.loading import (
     load_run,
 )
 from surge.analysis.metrics import group_summary
-from surge.analysis.stages import DEFAULT_WARMUP_S, stage_table, steady
+from surge.analysis.render import write_all
+from surge.analysis.rootcause import Culprit, what_broke_first
+from surge.analysis.stages import DEFAULT_WARMUP_S, add_windows, stage_table, steady
 from surge.analysis.timeline import per_second, per_second_by_name
+from surge.analysis.search import (
+    search_record,
+    search_summary,
+    search_verdict,
+    versus_baseline,
+)
 from surge.analysis.verdict import Verdict, decide
 
 from surge import __version__
 from surge.errors import ExitCode
-from surge.results import REPORT_DIR
+from surge.manifest import iso
+from surge.results import REPORT_DIR, SUMMARY_VERSION
 
-SUMMARY_VERSION = 1
 DEFAULT_COST_HOURS = 24.0  # the original team's question: a day at the knee rate
 
 
@@ -63,6 +72,10 @@ class Report:
     serving: dict[str, Any]
     comparison: Comparison | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    views: EndpointViews | None = None  # per-endpoint tables (analysis.endpoints)
+    broke_first: str | None = None  # the root-cause sentence (analysis.rootcause)
+    culprits: list[Culprit] = field(default_factory=list)
+    search: dict[str, Any] | None = None  # a capacity search's section (analysis.search)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -125,10 +138,12 @@ def build_report(
         base = load_run(
             baseline, throttle_statuses=throttle_statuses, throttle_pattern=throttle_pattern
         )
+        base_views = endpoint_views(base, add_windows(base.stages, warmup_s))
         base_stages = stage_table(base, warmup_s).pipe(
-            add_service_level, service_level(base.thresholds)
+            add_service_level, service_level(base.thresholds), base_views.metrics_by_stage
         )
         base_knee = find_knee(base_stages, service_level(base.thresholds), base.workers)
+        base_duration_s = base.duration_s
         del base
         report.comparison = compare(
             report.stages,
@@ -143,11 +158,15 @@ def build_report(
             report.whole_run,
             regressions=report.comparison.regressions,
             regressions_fail=regressions_fail,
+            by_endpoint=report.views.metrics if report.views else None,
         )
+        if report.search is not None:  # a search keeps its own verdict; vs. a staircase
+            report.verdict = search_verdict(run, report.stages, report.knee, search_record(run))
+            report.search["baseline"] = versus_baseline(
+                report.search, Path(baseline).name, base_knee.rate_rps, base_duration_s
+            )
     report.out_dir = Path(out_dir) if out_dir else Path(run_dir) / REPORT_DIR
-    from surge.analysis.render import write_all
-
-    report.files = write_all(report, charts=charts)
+    report.files = write_all(report, summary(report), STAGE_COLUMNS, charts=charts)
     return report
 
 
@@ -160,13 +179,20 @@ def compute(
 ) -> Report:
     """All numbers of the report, nothing written."""
     slo = service_level(run.thresholds)
-    stages = stage_table(run, warmup_s).pipe(add_service_level, slo)
+    views = endpoint_views(run, add_windows(run.stages, warmup_s))
+    stages = stage_table(run, warmup_s).pipe(add_service_level, slo, views.metrics_by_stage)
     knee = find_knee(stages, slo, run.workers)
     whole = group_summary(run, np.zeros(len(run.requests), np.int8), 1).iloc[0]
+    timeout_s = (run.manifest.schedule.get("limits") or {}).get("timeout_s")
+    record = search_record(run)  # a capacity search (load.search): its own verdict and section
+    sentence, culprits = what_broke_first(
+        run, knee, views.endpoints, stages, views.by_stage, timeout_s
+    )
     return Report(
         run=run,
         out_dir=run.run_dir / REPORT_DIR,
-        verdict=decide(run, whole),
+        verdict=decide(run, whole, by_endpoint=views.metrics)
+        if record is None else search_verdict(run, stages, knee, record),
         knee=knee,
         stages=stages,
         timeline=per_second(run),
@@ -175,6 +201,10 @@ def compute(
         histogram=latency_histogram(run.requests),
         fleet=fleet_cost(run.manifest, run.duration_s, prices),
         serving=serving_cost(knee, stages, cost),
+        views=views,
+        broke_first=sentence,
+        culprits=culprits,
+        search=None if record is None else search_summary(run, record, stages, knee, whole),
     )
 
 
@@ -184,7 +214,7 @@ def summary(report: Report) -> dict[str, Any]:
     whole = {k: _plain(v) for k, v in report.whole_run.items()}
     whole.update({k: int(whole[k]) for k in COUNT_COLUMNS})
     whole["rps"] = (whole["ok"] + whole["rejected"]) / run.duration_s if run.duration_s else None
-    schedule = run.manifest.get("schedule", {})
+    schedule = run.manifest.schedule
     return {
         "summary_version": SUMMARY_VERSION,
         "generated_by": f"surge {__version__}",
@@ -195,17 +225,23 @@ def summary(report: Report) -> dict[str, Any]:
             "target": schedule.get("target"),
             "per_worker": schedule.get("per_worker", False),
         },
-        "started_at": run.manifest.get("started_at"),
-        "ended_at": run.manifest.get("ended_at"),
+        "started_at": iso(run.manifest.started_at),
+        "ended_at": iso(run.manifest.ended_at),
         "workers": run.workers,
         "duration_s": run.duration_s,
         "verdict": report.verdict.to_dict(),
-        "knee": report.knee.to_dict(),
+        "knee": {
+            **report.knee.to_dict(),
+            "broke_first_sentence": report.broke_first,
+            "broke_first_endpoints": [c.to_dict() for c in report.culprits],
+        },
         "peak": report.peak(),
         "whole_run": whole,
         "stages": stage_records(report.stages),
         "cost": {"fleet": report.fleet.to_dict(), "serving": report.serving},
         "comparison": report.comparison.to_dict() if report.comparison else None,
+        "search": report.search,
+        **summary_part(report.views),
     }
 
 

@@ -79,8 +79,13 @@ footer { margin-top: 36px; color: var(--muted); font-size: 11px; border-top: 1px
   <p>These numbers describe the load generators, not the system under test. Run again with more or bigger generators.</p>
   <ul>{% for r in v.trust.reasons %}<li>{{ r }}</li>{% endfor %}</ul>
   {% endif %}
+  {% if v.status == "incomplete" %}
+  <p>Part of this run's records is missing; the figures below cover only what could be read.</p>
+  <ul>{% for r in v.incomplete %}<li>{{ r }}</li>{% endfor %}</ul>
+  {% endif %}
   {% for n in v.notes %}<p class="note">{{ n }}</p>{% endfor %}
 </section>
+{{ search_section|safe }}
 
 <section class="cards" id="summary">
   <div class="card">
@@ -107,7 +112,7 @@ footer { margin-top: 36px; color: var(--muted); font-size: 11px; border-top: 1px
   <div class="card">
     <h3>Success rate</h3>
     <div class="big">{{ pct(s.whole_run.success_rate) }}</div>
-    <div class="small">whole run, 409 sold-out counts as success</div>
+    <div class="small">{{ success_small }}</div>
   </div>
   <div class="card">
     <h3>This run's fleet</h3>
@@ -120,7 +125,7 @@ footer { margin-top: 36px; color: var(--muted); font-size: 11px; border-top: 1px
 {% if v.thresholds %}
 <table><tr><th class="l">rule</th><th>measured (whole run)</th><th>result</th></tr>
 {% for c in v.thresholds %}<tr><td class="l">{{ c.rule }}</td><td>{{ c.measured_text }}</td>
-<td class="{{ 'pass' if c.passed else 'fail' }}">{{ "pass" if c.passed else "FAIL" }}</td></tr>{% endfor %}
+<td class="{{ 'note' if c.no_data else 'pass' if c.passed else 'fail' }}">{{ check_word(c, False) }}</td></tr>{% endfor %}
 </table>
 {% else %}<p class="note">The schedule defines no thresholds; the knee uses the default service level ({{ s.knee.service_level|join(", ") }}).</p>{% endif %}
 
@@ -129,12 +134,38 @@ footer { margin-top: 36px; color: var(--muted); font-size: 11px; border-top: 1px
 Service level per stage: {{ s.knee.service_level|join(", ") }}. Latency is corrected (from the intended send time).</p>
 <table>
 <tr><th>stage</th><th class="l">kind</th><th>offered/s</th><th>per worker</th><th>achieved/s</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>success</th><th class="l">errors</th><th>service level</th></tr>
-{% for r in s.stages %}<tr class="{{ r.kind }}"><td>{{ r.stage }}</td><td class="l">{{ r.kind }}</td>
+{% for r in s.stages %}<tr class="{{ r.kind }}"><td>{{ r.stage + 1 }}</td><td class="l">{{ r.kind }}</td>
 <td>{{ num(r.offered_rps) }}</td><td>{{ num(r.offered_per_worker) }}</td><td>{{ num(r.achieved_rps) }}</td>
 <td>{{ lat(r.p50) }}</td><td>{{ lat(r.p95) }}</td><td>{{ lat(r.p99) }}</td><td>{{ lat(r.max) }}</td>
 <td>{{ pct(r.success_rate) }}</td><td class="wrap">{{ r.errors or "" }}</td>
 <td>{% if not r.steady %}<span class="note">ramp</span>{% elif r.requests == 0 %}<span class="note">no data</span>{% elif r.slo_pass %}<span class="pass">met</span>{% else %}<span class="fail">missed</span>{% endif %}</td></tr>{% endfor %}
 </table>
+
+<h2 class="section" id="endpoints">Endpoints</h2>
+<p class="note">Endpoint = method + request name, whole run. Sent/s: requests sent per second of the schedule; answered/s: successful answers (ok + rejected) per second.
+Latency is corrected (from the intended send time); p95/p99 measured from the actual send are beside it. Open an endpoint for its stages.</p>
+<table class="endpoints">
+<tr><th class="l">endpoint</th><th>requests</th><th>sent/s</th><th>answered/s</th><th>ok</th><th>rejected</th><th>error</th><th>timeout</th><th>dropped</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th><th>p95 uncorr.</th><th>p99 uncorr.</th></tr>
+{% for e in s.endpoints %}<tr><td class="l">{{ e.endpoint }}</td><td>{{ "{:,}".format(e.requests) }}</td><td>{{ num(e.sent_rps) }}</td><td>{{ num(e.achieved_rps) }}</td>
+<td>{{ "{:,}".format(e.ok) }}</td><td>{{ "{:,}".format(e.rejected) }}</td><td class="{{ 'fail' if e.error }}">{{ "{:,}".format(e.error) }}</td><td class="{{ 'fail' if e.timeout }}">{{ "{:,}".format(e.timeout) }}</td><td>{{ "{:,}".format(e.dropped) }}</td>
+<td>{{ lat(e.p50) }}</td><td>{{ lat(e.p90) }}</td><td>{{ lat(e.p95) }}</td><td>{{ lat(e.p99) }}</td><td>{{ lat(e.max) }}</td><td>{{ lat(e.p95_uncorrected) }}</td><td>{{ lat(e.p99_uncorrected) }}</td></tr>{% endfor %}
+</table>
+{% for e in s.endpoints %}{% set rows = endpoint_stages.get(e.endpoint, []) %}{% if rows %}
+<details class="endpoint-stages"><summary>{{ e.endpoint }}: per stage</summary>
+<table><tr><th>stage</th><th class="l">name</th><th>requests</th><th>sent/s</th><th>answered/s</th><th>ok</th><th>rejected</th><th>error</th><th>timeout</th><th>dropped</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th><th>p95 uncorr.</th><th>p99 uncorr.</th></tr>
+{% for r in rows %}<tr><td>{{ r.stage }}</td><td class="l">{{ r.stage_name }}</td><td>{{ "{:,}".format(r.requests) }}</td><td>{{ num(r.sent_rps) }}</td><td>{{ num(r.achieved_rps) }}</td>
+<td>{{ "{:,}".format(r.ok) }}</td><td>{{ "{:,}".format(r.rejected) }}</td><td>{{ "{:,}".format(r.error) }}</td><td>{{ "{:,}".format(r.timeout) }}</td><td>{{ "{:,}".format(r.dropped) }}</td>
+<td>{{ lat(r.p50) }}</td><td>{{ lat(r.p90) }}</td><td>{{ lat(r.p95) }}</td><td>{{ lat(r.p99) }}</td><td>{{ lat(r.max) }}</td><td>{{ lat(r.p95_uncorrected) }}</td><td>{{ lat(r.p99_uncorrected) }}</td></tr>{% endfor %}
+</table></details>{% endif %}{% endfor %}
+
+<h2 class="section" id="failures">Failures</h2>
+{% if s.failures %}
+<p class="note">Failed requests (errors, timeouts, dropped) by endpoint, status and error type; share of that endpoint's requests; first and last seen in seconds from the start (intended send time).</p>
+<table class="failures"><tr><th class="l">endpoint</th><th class="l">outcome</th><th>status</th><th class="l">error type</th><th>count</th><th>share</th><th>first seen</th><th>last seen</th><th class="l">stages</th></tr>
+{% for f in s.failures %}<tr><td class="l">{{ f.endpoint }}</td><td class="l">{{ f.outcome }}{{ " (throttled)" if f.throttled }}</td><td>{{ f.status or "" }}</td><td class="wrap">{{ f.error_type }}</td>
+<td>{{ "{:,}".format(f.count) }}</td><td>{{ pct(f.share) }}</td><td>{{ "{:.1f} s".format(f.first_s) }}</td><td>{{ "{:.1f} s".format(f.last_s) }}</td><td class="l">{{ f.stages|join(", ") }}</td></tr>{% endfor %}
+</table>
+{% else %}<p class="note">No request failed.</p>{% endif %}
 
 <h2 class="section">Charts</h2>
 {% for c in charts %}
@@ -143,10 +174,11 @@ Service level per stage: {{ s.knee.service_level|join(", ") }}. Latency is corre
 
 {% if s.comparison %}
 <h2 class="section">Comparison with {{ s.comparison.baseline_run_id }}</h2>
+<p><b>{{ knee_change(s)[0]|upper }}{{ knee_change(s)[1:] }}.</b></p>
 <p class="note">Knee: {{ num(s.comparison.knee_rps) }} req/s now vs {{ num(s.comparison.baseline_knee_rps) }} req/s before.
 Tolerance {{ "{:g}".format(s.comparison.tolerance * 100) }} % for throughput and latency, {{ "{:g}".format(s.comparison.success_tolerance * 100) }} pp for success.</p>
 <table><tr><th>stage</th><th>offered/s</th><th>achieved/s</th><th>Δ</th><th>p95</th><th>Δ</th><th>p99</th><th>Δ</th><th>success</th><th>Δ pp</th><th class="l">regression</th></tr>
-{% for r in s.comparison.stages %}<tr><td>{{ r.stage }}</td><td>{{ num(r.offered_rps) }}</td><td>{{ num(r.achieved_rps) }}</td><td>{{ delta(r.achieved_delta) }}</td>
+{% for r in s.comparison.stages %}<tr><td>{{ r.stage + 1 }}</td><td>{{ num(r.offered_rps) }}</td><td>{{ num(r.achieved_rps) }}</td><td>{{ delta(r.achieved_delta) }}</td>
 <td>{{ lat(r.p95) }}</td><td>{{ delta(r.p95_delta) }}</td><td>{{ lat(r.p99) }}</td><td>{{ delta(r.p99_delta) }}</td>
 <td>{{ pct(r.success_rate) }}</td><td>{{ pp(r.success_delta) }}</td><td class="l {{ 'fail' if r.regression }}">{{ r.regression or "none" }}</td></tr>{% endfor %}
 </table>
@@ -166,8 +198,8 @@ peak worker CPU {{ "n/a" if v.trust.max_cpu_percent is none else "{:.0f}%".forma
 <dl class="defs">
 <dt>Latency (corrected)</dt><dd>From the time a request was meant to be sent (open workload model) to its answer, so a slow system cannot hide behind a slowed-down generator. "Uncorrected" is measured from the actual send.</dd>
 <dt>Percentiles</dt><dd>Exact nearest-rank percentiles over the merged raw records of every worker; never averaged across workers, seconds or stages.</dd>
-<dt>Success rate</dt><dd>(ok + 409 sold out) / all requests, dropped ones included. Error rate = (errors + timeouts) / all; dropped rate = never sent / all.</dd>
-<dt>Achieved</dt><dd>Successful answers per second. Throttled = 429/503 or a throttling error text (e.g. ProvisionedThroughputExceeded).</dd>
+<dt>Success rate</dt><dd>(ok + rejected) / all requests, dropped ones included; "rejected" is an answer the scenario classified as a valid business refusal. Error rate = (errors + timeouts) / all; dropped rate = never sent / all.</dd>
+<dt>Achieved (answered/s)</dt><dd>Successful answers (ok + rejected) per second; "sent/s" beside it counts every request sent. Throttled = 429/503 or a throttling error type (e.g. ProvisionedThroughputExceeded).</dd>
 <dt>The knee</dt><dd>The highest offered rate up to which every steady stage met the service level.</dd>
 </dl>
 

@@ -9,34 +9,42 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from surge.analysis.checks import CheckResult, evaluate, metric_values
+from surge.analysis.checks import CheckResult, evaluate, metric_values, unknown_endpoints
+from surge.analysis.endings import ending_status
 from surge.analysis.loading import DROPPED, RunData
 from surge.analysis.percentiles import percentiles_of
 
+from surge import trust
 from surge.errors import ExitCode
+from surge.results import Manifest
 
-CPU_SATURATED_PERCENT = 90.0  # a worker above this ...
-CPU_SATURATED_FOR_S = 5  # ... for this many consecutive one-second samples is saturated
-SEND_LAG_P99_LIMIT_S = 0.050  # whole-run p99 of (actual - intended send time)
-DROPPED_LIMIT = 0.001  # more than 0.1 % of requests never sent
+# the master's live limits (surge.trust), applied again to the whole run
+CPU_SATURATED_PERCENT = trust.SATURATED_CPU_PERCENT
+CPU_SATURATED_FOR_S = trust.SATURATED_CPU_SECONDS
+SEND_LAG_P99_LIMIT_S = trust.MAX_SEND_LAG_P99_US / 1e6
+DROPPED_LIMIT = trust.MAX_DROPPED_FRACTION
 
 
 class VerdictStatus(enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
     UNTRUSTWORTHY = "untrustworthy"
+    INCOMPLETE = "incomplete"  # records missing: damaged parts, master lost, hard end...
+    INTERRUPTED = "interrupted"  # stopped by a person or the kill switch
 
 
 EXIT_CODES = {
     VerdictStatus.PASSED: ExitCode.PASSED,
     VerdictStatus.FAILED: ExitCode.THRESHOLDS_FAILED,
     VerdictStatus.UNTRUSTWORTHY: ExitCode.UNTRUSTWORTHY,
+    VerdictStatus.INCOMPLETE: ExitCode.INFRASTRUCTURE,
+    VerdictStatus.INTERRUPTED: ExitCode.INTERRUPTED,
 }
 
 
@@ -78,6 +86,7 @@ class Verdict:
     trust: Trust
     regressions: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    incomplete: tuple[str, ...] = ()  # why the records are incomplete (analysis.endings)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -85,12 +94,16 @@ class Verdict:
 
     def detail(self) -> str:
         """The verdict's reason in one sentence, without the status word."""
+        if self.status is VerdictStatus.INCOMPLETE:
+            return "the run is incomplete: " + "; ".join(self.incomplete)
+        if self.status is VerdictStatus.INTERRUPTED:
+            return "the run was stopped early: " + "; ".join(self.notes[:1])
         if self.status is VerdictStatus.UNTRUSTWORTHY:
             return "the generators did not keep up: " + "; ".join(self.trust.reasons)
         failed = [f"{c.rule} (measured {c.shown})" for c in self.checks if not c.passed]
         if self.status is VerdictStatus.FAILED:
             missed = f"{len(failed)} of {len(self.checks)} thresholds missed: " if failed else ""
-            return missed + "; ".join(failed + list(self.regressions))
+            return missed + "; ".join(failed + list(self.regressions) or list(self.notes[:1]))
         if not self.checks:
             return "no thresholds defined in the schedule"
         return f"all {len(self.checks)} thresholds met"
@@ -108,6 +121,7 @@ class Verdict:
             "trust": self.trust.to_dict(),
             "regressions": list(self.regressions),
             "notes": list(self.notes),
+            "incomplete": list(self.incomplete),
         }
 
 
@@ -127,24 +141,6 @@ def cpu_saturation(health: pd.DataFrame | None) -> tuple[list[str], float | None
     return reasons, float(health["cpu_percent"].max())
 
 
-def manifest_reasons(manifest: dict[str, Any]) -> list[str]:
-    """Reasons the engine recorded (`untrustworthy` / `trust` keys, both optional)."""
-    reasons: list[str] = []
-    for key in ("untrustworthy", "trust"):
-        value = manifest.get(key)
-        if isinstance(value, dict):
-            if value.get("trustworthy") is False and not value.get("reasons"):
-                reasons.append("the engine marked the run untrustworthy")
-            value = value.get("reasons") if value.get("trustworthy") is not True else None
-        if value is True:
-            reasons.append("the engine marked the run untrustworthy")
-        elif isinstance(value, str) and value:
-            reasons.append(value)
-        elif isinstance(value, list):
-            reasons.extend(str(v) for v in value if v)
-    return list(dict.fromkeys(reasons))
-
-
 def trust_of(run: RunData) -> Trust:
     frame = run.requests
     outcome = frame["outcome"].to_numpy()
@@ -159,7 +155,7 @@ def trust_of(run: RunData) -> Trust:
         )
     if not math.isnan(dropped) and dropped > DROPPED_LIMIT:
         reasons.append(f"{dropped:.2%} of requests dropped (limit {DROPPED_LIMIT:.1%})")
-    reasons += manifest_reasons(run.manifest)
+    reasons += run.manifest.untrustworthy  # what the master saw live (lost workers...)
     return Trust(
         reasons=tuple(dict.fromkeys(reasons)),
         send_lag_p99_s=None if math.isnan(lag_p99) else float(lag_p99),
@@ -168,14 +164,12 @@ def trust_of(run: RunData) -> Trust:
     )
 
 
-def run_notes(manifest: dict[str, Any]) -> list[str]:
-    aborted = manifest.get("aborted")
-    if not aborted:
+def run_notes(manifest: Manifest) -> list[str]:
+    abort = manifest.abort
+    if abort is None:
         return []
-    if isinstance(aborted, dict):
-        detail = aborted.get("reason") or aborted.get("threshold") or ""
-        return [f"the run was aborted early{': ' + str(detail) if detail else ''}"]
-    return [f"the run was aborted early{': ' + aborted if isinstance(aborted, str) else ''}"]
+    detail = f": {abort.reason}" if abort.reason else ""
+    return [f"the run was aborted early by {abort.by.value}{detail}"]
 
 
 def decide(
@@ -184,9 +178,12 @@ def decide(
     *,
     regressions: Sequence[str] = (),
     regressions_fail: bool = False,
+    by_endpoint: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Verdict:
-    """Evaluate the schedule's thresholds on the whole run and judge trust."""
-    checks = tuple(evaluate(run.thresholds, metric_values(whole_run, run.duration_s)))
+    """Evaluate the schedule's thresholds on the whole run and judge trust; rules scoped
+    to an endpoint read `by_endpoint` (`analysis.endpoints.endpoint_metrics`)."""
+    values = metric_values(whole_run, run.duration_s)
+    checks = tuple(evaluate(run.thresholds, values, by_endpoint))
     trust = trust_of(run)
     if not trust.trustworthy:
         status = VerdictStatus.UNTRUSTWORTHY
@@ -194,8 +191,17 @@ def decide(
         status = VerdictStatus.FAILED
     else:
         status = VerdictStatus.PASSED
+    forced = ending_status(run.manifest, list(run.incomplete))  # never pass a cut-short run
+    if forced == "incomplete":
+        status = VerdictStatus.INCOMPLETE
+    elif forced == "interrupted":
+        status = VerdictStatus.INTERRUPTED
+    elif forced == "aborted" and status is VerdictStatus.PASSED:
+        status = VerdictStatus.FAILED  # an abort_on_fail threshold ended it
     shown_regressions = tuple(regressions) if regressions_fail else ()
     notes = run_notes(run.manifest)
+    if by_endpoint is not None:
+        notes += unknown_endpoints(run.thresholds, by_endpoint)
     if regressions and not regressions_fail:
         notes.append(f"{len(regressions)} regression(s) against the baseline (not gating)")
-    return Verdict(status, checks, trust, shown_regressions, tuple(notes))
+    return Verdict(status, checks, trust, shown_regressions, tuple(notes), run.incomplete)

@@ -30,10 +30,10 @@ import pyarrow as pa
 from surge.results import (
     HEALTH_SCHEMA,
     REQUEST_SCHEMA,
-    build_manifest,
+    Manifest,
+    WorkerEntry,
     list_parts,
     write_health,
-    write_manifest,
     write_part,
 )
 from surge.schedule import parse_schedule
@@ -158,14 +158,13 @@ def generate(run_dir: Path, total: int) -> int:
                 write_part(run_dir, f"w{w}", seq, table.slice(lo, hi - lo))
         rows += table.num_rows
     write_health(run_dir, health_rows(rng, schedule, start_us))
-    manifest = build_manifest(
+    Manifest.new(
         run_id=run_dir.name,
         schedule=schedule,
         started_at=START,
         ended_at=START + dt.timedelta(seconds=schedule.duration_s),
-        workers=[{"id": f"w{w}", "host": "localhost"} for w in range(WORKERS)],
-    )
-    write_manifest(run_dir, manifest)
+        workers=[WorkerEntry(f"w{w}", "localhost") for w in range(WORKERS)],
+    ).dump(run_dir)
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import signal
@@ -13,22 +14,37 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from surge.cli.session import DEFAULT_RESULTS_DIR, run_and_report
+from surge.cli.session import run_and_report
 
 from surge.errors import InfrastructureError
+from surge.manifest import DEFAULT_RESULTS_DIR
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_SCHEDULE = REPO_ROOT / "schedules" / "demo-staircase.yaml"
+# package data of surge.cli, so `surge demo` works from any directory and any install
+DEMO_SCHEDULE = (
+    Path(str(importlib.resources.files("surge.cli") / "schedules")) / "demo-staircase.yaml"
+)
+#: `surge demo --search`: the same experiment with no staircase given (load.search)
+DEMO_SEARCH = DEMO_SCHEDULE.with_name("demo-search.yaml")
 DEMO_MARK = "demo.json"  # in a demo run's directory: which shop it ran against
 WRITE_CAPACITY = 100  # writes/s of the one hot partition: the knee lands mid-staircase
 SHARDS = 4  # --sharded: four keys per product, four times the write capacity
+#: the demo's time scale: its stages last seconds where the original's lasted minutes, so
+#: the buy function's limit (API Gateway's 29 s) shrinks alike, to 2.9 s
+TIME_SCALE = 0.1
+WRITE_RETRIES = 10  # the Node.js AWS SDK v2 default for DynamoDB
 SHOP_START_TIMEOUT_S = 30.0
 SHOP_STOP_TIMEOUT_S = 10.0
 
 
 def shop_argv(sharded: bool, credentials: Path) -> list[str]:
     argv = [sys.executable, "-m", "surge", "shop", "--host", "127.0.0.1", "--port", "0"]
+    from surge.shop.config import API_GATEWAY_TIMEOUT_S
+
     argv += ["--products", "1", "--write-capacity", str(WRITE_CAPACITY)]
+    # throttled writes retried with backoff inside the function, as the SDK does, until
+    # the (scaled) time limit: past the knee latency climbs first, then buys fail
+    argv += ["--write-retries", str(WRITE_RETRIES)]
+    argv += ["--function-timeout", f"{API_GATEWAY_TIMEOUT_S * TIME_SCALE:g}s"]
     argv += ["--credentials", str(credentials)]
     return argv + (["--shards", str(SHARDS)] if sharded else [])
 
@@ -43,7 +59,7 @@ def demo_shop(sharded: bool) -> Iterator[tuple[str, Path]]:
     log = open(workdir / "shop.log", "wb")  # noqa: SIM115 (kept for the child's lifetime)
     proc = subprocess.Popen(
         shop_argv(sharded, credentials), stdout=subprocess.PIPE, stderr=log,
-        stdin=subprocess.DEVNULL, cwd=REPO_ROOT, start_new_session=True,
+        stdin=subprocess.DEVNULL, cwd=workdir, start_new_session=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     url: list[str] = []
@@ -88,15 +104,24 @@ def previous_demo(out_dir: Path, sharded: bool) -> Path | None:
     return None
 
 
-def run_demo(*, sharded: bool = False, out_dir: str | Path = DEFAULT_RESULTS_DIR) -> int:
+def run_demo(
+    *, sharded: bool = False, search: bool = False, out_dir: str | Path = DEFAULT_RESULTS_DIR
+) -> int:
     out = Path(out_dir)
-    baseline = previous_demo(out, sharded=False) if sharded else None
+    # --sharded and --search both compare with the last plain staircase demo
+    baseline = previous_demo(out, sharded=False) if sharded or search else None
+    schedule = DEMO_SEARCH if search else DEMO_SCHEDULE
     with demo_shop(sharded) as (url, credentials):
         what = f"sharded x{SHARDS}" if sharded else "one hot partition"
         print(f"reference shop on {url} ({what}, {WRITE_CAPACITY} writes/s per key)")
         os.environ["SURGE_SHOP_CREDENTIALS"] = str(credentials)  # for the shop scenario
-        outcome = run_and_report(str(DEMO_SCHEDULE), target=url, out_dir=out, baseline=baseline)
-    (outcome.run_dir / DEMO_MARK).write_text(json.dumps({"sharded": sharded, "shop": url}))
-    if sharded and baseline is None:
+        outcome = run_and_report(str(schedule), target=url, out_dir=out, baseline=baseline)
+    mark = {"sharded": sharded, "search": search, "shop": url}
+    (outcome.run_dir / DEMO_MARK).write_text(json.dumps(mark))
+    if (sharded or search) and baseline is None:
         print("no earlier unsharded demo run to compare with: run `surge demo` first")
+    elif search and outcome.report is not None and outcome.report.search:
+        versus = outcome.report.search.get("baseline")
+        print(f"search   {outcome.report.search['bracket_text']}"
+              + (f"; {versus['text']}" if versus else ""))  # fmt: skip
     return outcome.exit_code

@@ -13,11 +13,14 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from surge.cli.crash import crash_if_asked, report_crash
+
 from surge import __version__
 from surge.errors import ExitCode, ScheduleError, SurgeError
 
 #: subcommand name -> module implementing it, in the order `surge --help` lists them
 COMMANDS: dict[str, str] = {
+    "init": "surge.cli.commands.init",
     "schedule": "surge.cli.commands.schedule",
     "shop": "surge.cli.commands.shop",
     "fetch": "surge.cli.commands.fetch",
@@ -27,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "agent": "surge.cli.commands.agent",
     "report": "surge.cli.commands.report",
     "cost": "surge.cli.commands.cost",
+    "calibrate": "surge.cli.commands.calibrate",
 }
 
 
@@ -35,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="surge",
         description="Open-model, distributed load testing for web-shop APIs, on Locust.",
         epilog="Exit codes: 0 passed, 1 thresholds failed, 2 bad input, "
-        "3 results untrustworthy, 4 infrastructure error, 130 interrupted.",
+        "3 results untrustworthy, 4 infrastructure error, 5 internal error (a crash: "
+        "the traceback's file is named), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"surge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -57,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return ExitCode.BAD_INPUT
     try:
+        crash_if_asked(args.command)
         return int(args._run(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -64,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SurgeError as exc:
         report_error(exc)
         return exc.exit_code
+    except Exception as exc:  # a bug, not a user mistake: exit 5 (never 0 or 1), one line
+        return report_crash(exc, argv)
 
 
 def report_error(exc: SurgeError) -> None:

@@ -67,8 +67,9 @@ def render(status: Mapping[str, Any], *, width: int = BAR_WIDTH, bar: bool = Tru
     parts = [
         str(status.get("state", "running")),
         stage_text,
+        *search_text(status.get("search")),
         f"{_fmt(_num(status, 'offered_rps'))}/{_fmt(_num(status, 'achieved_rps'))} req/s "
-        "offered/achieved",
+        f"offered/achieved (answered; sent {_fmt(_num(status, 'sent_rps'))})",
         f"p95 {_fmt(_num(status, 'p95_ms'), '.0f', 'ms')}",
         f"errors {_fmt(_num(status, 'errors'))}",
         f"late {_fmt(_num(status, 'late'))} dropped {_fmt(_num(status, 'dropped'))}",
@@ -79,6 +80,28 @@ def render(status: Mapping[str, Any], *, width: int = BAR_WIDTH, bar: bool = Tru
     if bar:
         line = f"{_bar(status, left, width)} {line}"
     return line
+
+
+def search_text(search: Any) -> list[str]:
+    """A capacity search's step, its rate and the bracket: ``search step 5 120/s, knee in
+    [100, 160)``; nothing for a staircase run."""
+    if not isinstance(search, dict):
+        return []
+    lo, hi = (search.get("bracket") or [None, None])[:2]
+    rate = search.get("rate")
+    if search.get("end"):
+        where = f"done: {search.get('end_reason') or search['end']}"
+    else:
+        where = f"step {search.get('step', '-')} {_fmt(rate, 'g')}/s ({search.get('phase', '-')})"
+    if lo is None and hi is None:
+        bracket = "knee not bracketed yet"
+    elif hi is None:
+        bracket = f"knee >= {lo:g}/s"
+    elif lo is None:
+        bracket = f"knee < {hi:g}/s"
+    else:
+        bracket = f"knee in [{lo:g}, {hi:g})/s"
+    return [f"search {where}, {bracket}"]
 
 
 def _bar(status: Mapping[str, Any], left: float | None, width: int) -> str:

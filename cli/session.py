@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from surge.errors import ExitCode, InfrastructureError, RunDirError, SurgeError
-from surge.results import MANIFEST, make_run_id
+from surge.results import DEFAULT_RESULTS_DIR, MANIFEST, make_run_id
 from surge.schedule import Schedule, load_schedule, parse_schedule
 
-DEFAULT_RESULTS_DIR = Path("results")
 SCHEDULE_COPY = "schedule.yaml"
 
 
@@ -62,13 +61,25 @@ def run_and_report(
     junit: str | Path | None = None,
     baseline: str | Path | None = None,
     stream: TextIO | None = None,
+    ui_options: Any = None,
 ) -> RunOutcome:
-    """Run `source` locally, build its report, print the summary; return the outcome."""
+    """Run `source` locally, build its report, print the summary; return the outcome.
+
+    `ui_options` (`ui_session.UIOptions`) chooses the web UI's address, metrics and
+    whether the UI outlives the run; `ui=True` alone means the defaults."""
     from surge.cli.progress import Progress
+    from surge.cli.ui_session import UIHold, UIOptions
     from surge.provisioning.local import run_local
+
+    ui_options = ui_options or UIOptions(ui=ui)
+    ui = ui_options.ui
 
     stream = stream or sys.stderr
     schedule, s3_bytes = read_schedule(source, target)
+    if s3_bytes is None:  # a scenario mistake is exit 2 before any process starts (#21)
+        from surge.cli.scenario_check import check_scenario
+
+        check_scenario(schedule, Path(source), stream)
     run_id = make_run_id(schedule.name)
     run_dir = Path(out_dir) / run_id
     with disk_errors(run_dir):
@@ -81,17 +92,26 @@ def run_and_report(
     interrupted, engine_code = False, None
     print(f"run {run_id}: {len(schedule.stages)} stages, {schedule.duration_s:g}s", file=stream)
     if ui:
-        print("web UI on http://127.0.0.1:8089/surge/ (press Start there)", file=stream)
+        print(f"web UI on {ui_options.url}/surge/ (press Start there)", file=stream)
+    if ui_options.metrics_port:
+        print(f"metrics on http://127.0.0.1:{ui_options.metrics_port}/metrics", file=stream)
+    hold = None
+    if ui:  # the UI outlives the run: report (and wait for the user) while it still serves
+        report = lambda: report_run(run_dir, junit=junit, baseline=baseline, stream=stream)  # noqa: E731
+        hold = UIHold(options=ui_options, report=report, before=progress.close, stream=stream)
     try:
         result = run_local(
             schedule_path, run_dir, workers=default_workers() if workers is None else workers,
-            target=target, ui=ui, run_id=run_id, on_status=progress,
+            target=target, ui=ui, run_id=run_id, on_status=progress, ui_hold=hold,
+            **ui_options.local_kwargs(),
         )  # fmt: skip
         engine_code = result.exit_code
     except KeyboardInterrupt:
         interrupted = True
     finally:
         progress.close()
+    if hold is not None and hold.outcome is not None and not interrupted:
+        return hold.outcome  # reported while the UI served; the verdict's exit code
     if interrupted:
         print("interrupted: load stopped; reporting what was recorded", file=stream)
     outcome = report_run(run_dir, junit=junit, baseline=baseline, stream=stream)
@@ -136,14 +156,31 @@ def print_summary(report: Any, stream: TextIO) -> None:
     index = report.files.get("index.html") or report.out_dir
     print(f"knee     {report.knee.headline()}", file=stream)
     print(f"verdict  {report.verdict.headline()}", file=stream)
+    if getattr(report, "broke_first", None):  # where and why, in the run's words
+        print(f"broke    {report.broke_first}", file=stream)
+    for note in report.verdict.notes:  # e.g. a threshold naming an endpoint never called
+        print(f"note     {note}", file=stream)
     if report.comparison is not None:
         cmp = report.comparison
         print(
             f"compared knee {_rps(cmp.knee_rps)} vs {_rps(cmp.baseline_knee_rps)} "
-            f"in {cmp.baseline_run_id}",
+            f"in {cmp.baseline_run_id}: {knee_change_of(report)}",
             file=stream,
         )
     print(f"report   {index}", file=stream)
+
+
+def knee_change_of(report: Any) -> str:
+    """How far the knee moved against the baseline (`analysis.render.knee_change`)."""
+    from surge.analysis.render import knee_change
+
+    cmp = report.comparison
+    return knee_change(
+        {
+            "comparison": {"knee_rps": cmp.knee_rps, "baseline_knee_rps": cmp.baseline_knee_rps},
+            "knee": {"above_test": report.knee.above_test},
+        }
+    )
 
 
 def _rps(value: float | None) -> str:

@@ -111,6 +111,14 @@ class ArrivalStream:
         if self._pending is not None and self._pending >= split.from_count:
             self._pending = self._pending_at = None
 
+    def restage(self, cumulative: CumulativeRate, from_count: float) -> None:
+        """New stages from count ``from_count`` on (a search's next step, see
+        `surge.locustfiles.search`): ``Λ`` is the same before it, so only an arrival
+        already drawn beyond it is drawn again."""
+        self._cum = cumulative
+        if self._pending is not None and self._pending >= from_count:
+            self._pending = self._pending_at = None
+
     def peek(self) -> tuple[float, int] | None:
         """The next arrival (offset, stage index) without consuming it; None when done."""
         if self._pending is None:

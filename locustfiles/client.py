@@ -48,6 +48,7 @@ import httptools
 from locust import User
 from locust.exception import ResponseError, StopTest
 from surge.locustfiles.deadlines import DEADLINES, Deadline
+from surge.locustfiles.error_types import response_error_type
 from surge.locustfiles.guard import HostNotAllowedError, check_host
 from surge.locustfiles.http_response import (
     FAILURE_FROM_STATUS,
@@ -67,6 +68,8 @@ DEFAULT_MAX_REDIRECTS = 5
 REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
 KEEP_METHOD_ON_REDIRECT = frozenset((307, 308))  # others become GET without a body
 BODILESS_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
+NOT_RESENT_METHODS = frozenset(("POST", "PATCH", "CONNECT"))  # not idempotent (RFC 9110 9.2.2)
+CREDENTIAL_HEADERS = ("authorization:", "proxy-authorization:", "cookie:")
 URL_CACHE_SIZE = 4096  # distinct absolute URLs whose parts are kept
 USER_AGENT = f"surge/{surge.__version__}"
 ACCEPT_ENCODING = "gzip, deflate"  # what `content` can decode without extra packages
@@ -83,10 +86,11 @@ class ConnectionClosedError(ConnectionError):
 class _Message:
     """httptools callbacks for one response (only those it has are called)."""
 
-    __slots__ = ("body", "complete", "head", "headers_done", "keep_alive", "parser")
+    __slots__ = ("body", "complete", "head", "headers_done", "interim", "keep_alive", "parser")
 
     def __init__(self) -> None:
         self.head = b""
+        self.interim = 0  # 1xx answers skipped before the final one
         self.body: list[bytes] = []
         self.headers_done = False
         self.complete = False
@@ -100,6 +104,13 @@ class _Message:
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        if 100 <= self.parser.get_status_code() < 200:
+            # an interim answer (100 Continue, 103 Early Hints): the real one follows on
+            # the same connection; llhttp parses it as the next message
+            self.interim += 1
+            self.headers_done = False
+            self.body = []
+            return
         self.complete = True
         # asked now: once the message is over, llhttp has reset and answers False
         self.keep_alive = self.parser.should_keep_alive()
@@ -187,13 +198,19 @@ class SurgeSession(HttpVerbs):
         request_event: Locust's ``environment.events.request``.
         user: the User, whose ``context()`` goes with every request (may be None).
         timeout_s: deadline of a whole request (connect, send, full response).
-        insecure: do not verify TLS certificates (FastHttpUser's default).
+        insecure: do not verify TLS certificates (surge verifies by default; the schedule's
+            ``scenario.tls`` changes it).
+        ca_file: a PEM bundle of the CAs to trust instead of the system's.
         default_headers: sent with every request unless the request sets them itself.
 
     Attributes:
         allow_hosts: when set (the engine sets the schedule's), a request or redirect to
             any other host fails with `HostNotAllowedError` before a connection is made.
     """
+
+    #: it checks `allow_hosts` itself (redirects too): `guard.guard_user` sets its
+    #: allow list and timeout instead of wrapping it (a marker, so guard needs no import)
+    guards_itself = True
 
     def __init__(
         self,
@@ -202,7 +219,8 @@ class SurgeSession(HttpVerbs):
         user: User | None = None,
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
-        insecure: bool = True,
+        insecure: bool = False,
+        ca_file: str | None = None,
         default_headers: Mapping[str, str] | None = None,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
     ) -> None:
@@ -210,10 +228,12 @@ class SurgeSession(HttpVerbs):
         self.user = user
         self.timeout_s = timeout_s
         self.insecure = insecure
+        self.ca_file = ca_file
         self.max_redirects = max_redirects
         self.allow_hosts: tuple[str, ...] = ()
         self.request_name: str | None = None  # set by `rename_request`
-        self.cookies: dict[tuple[str, str, int], dict[str, str]] = {}
+        #: cookies per origin (scheme, host, port): name -> value
+        self.cookie_jars: dict[tuple[str, str, int], dict[str, str]] = {}
         self._idle: dict[tuple[str, str, int], list[Any]] = {}
         origin, prefix, userinfo = _split_absolute(base_url)
         self._origin = origin
@@ -266,14 +286,21 @@ class SurgeSession(HttpVerbs):
         body, extra = self._body_and_headers(data, json, headers, auth)
         start_time = time.time()
         started = time.perf_counter()
+        history: list[SurgeResponse] = []
         status, head, raw, error, answered_by = self._send_following(
             method, origin, target, full_url, body, extra, allow_redirects,
-            timeout if timeout is not None else self.timeout_s,
+            timeout if timeout is not None else self.timeout_s, history,
         )  # fmt: skip
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        if error is None and status >= FAILURE_FROM_STATUS:
-            error = HTTPStatusError(f"HTTP {status} {status_phrase(status)}")
         response = SurgeResponse(method, answered_by, status, head, raw, error)
+        response.elapsed_s = elapsed_ms / 1000.0
+        if history:
+            response.history = history
+        if error is None and status >= FAILURE_FROM_STATUS:
+            # named by the answer's own failure type (README "Results", `error` column)
+            response.error = error = HTTPStatusError(
+                response_error_type(response) or f"HTTP {status} {status_phrase(status)}"
+            )
         user = self.user
         ctx = user.context() if user is not None else {}
         if context:
@@ -295,6 +322,11 @@ class SurgeSession(HttpVerbs):
         else:
             self.request_event.fire(**meta)
         return response
+
+    @property
+    def cookies(self) -> Any:
+        """The cookie jars per origin (`CompatSession` shows requests' view instead)."""
+        return self.cookie_jars
 
     @contextlib.contextmanager
     def rename_request(self, name: str) -> Iterator[None]:
@@ -365,11 +397,13 @@ class SurgeSession(HttpVerbs):
         head_lines: str,
         allow_redirects: bool,
         timeout_s: float,
+        history: list[SurgeResponse] | None = None,
     ) -> tuple[int, bytes, bytes, BaseException | None, str]:
         """One exchange, and the redirects after it; the deadline covers them all.
 
         Returns status, response head, body, the error (None when answered) and the
-        URL that gave the final answer."""
+        URL that gave the final answer; each redirect answer is appended to `history`.
+        Credentials (Authorization, Cookie headers) are not sent on to another host."""
         deadline = Deadline()
         DEADLINES.add(deadline, timeout_s)
         try:
@@ -386,8 +420,13 @@ class SurgeSession(HttpVerbs):
                         check_host(f"redirect to {next_url}", next_url, self.allow_hosts)
                     except HostNotAllowedError as refused:
                         return status, head, raw, refused, full_url
+                if history is not None:
+                    history.append(SurgeResponse(method, full_url, status, head, raw, None))
                 full_url = next_url
+                previous = origin
                 origin, target, _ = _split_absolute(full_url)
+                if origin.key[1:] != previous.key[1:] or (previous.tls and not origin.tls):
+                    head_lines = _without_credentials(head_lines)
                 if status not in KEEP_METHOD_ON_REDIRECT and method not in ("GET", "HEAD"):
                     method, body = "GET", None  # as browsers do; the body's type goes too
                     head_lines = "".join(
@@ -415,7 +454,7 @@ class SurgeSession(HttpVerbs):
         self, method: str, origin: _Origin, target: str, body: bytes | None, head_lines: str
     ) -> tuple[int, bytes, bytes]:
         """Send one request on a keep-alive connection; its status, head and whole body."""
-        cookie = self._cookie_line(origin.key) if self.cookies else ""
+        cookie = self._cookie_line(origin.key) if self.cookie_jars else ""
         if body is not None:
             length = f"Content-Length: {len(body)}\r\n"
         elif method in BODILESS_METHODS:
@@ -438,6 +477,13 @@ class SurgeSession(HttpVerbs):
                 _close(sock)
                 if not reused:  # a fresh connection that closes at once: the server's answer
                     raise
+                if method in NOT_RESENT_METHODS:
+                    # the server may have acted on it before closing: a second POST could
+                    # buy twice, so it is recorded as an error instead (as browsers and
+                    # urllib3 do not retry it either)
+                    raise ConnectionClosedError(
+                        f"connection closed before a response; a {method} is not sent twice"
+                    ) from None
                 # the server closed an idle keep-alive connection (its timeout): send anew
                 reused = False
                 sock = self._connect(origin)
@@ -487,6 +533,8 @@ class SurgeSession(HttpVerbs):
                 raise
             raise ConnectionClosedError(str(exc) or type(exc).__name__) from exc
         start = head_chunks[0] if len(head_chunks) == 1 else b"".join(head_chunks)
+        for _ in range(message.interim):  # drop the heads of 1xx answers
+            start = start[start.find(b"\r\n\r\n") + 4 :]
         message.head = start[: start.find(b"\r\n\r\n")]
         return message
 
@@ -495,7 +543,7 @@ class SurgeSession(HttpVerbs):
         sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
         if origin.tls:
             try:
-                sock = shared_tls_context(self.insecure).wrap_socket(
+                sock = shared_tls_context(self.insecure, self.ca_file).wrap_socket(
                     sock, server_hostname=origin.address[0]
                 )
             except BaseException:
@@ -505,7 +553,7 @@ class SurgeSession(HttpVerbs):
 
     # ------------------------------------------------------------------ cookies
     def _cookie_line(self, key: tuple[str, str, int]) -> str:
-        jar = self.cookies.get(key)
+        jar = self.cookie_jars.get(key)
         if not jar:
             return ""
         return "Cookie: " + "; ".join(f"{k}={v}" for k, v in jar.items()) + "\r\n"
@@ -513,7 +561,7 @@ class SurgeSession(HttpVerbs):
     def _keep_cookies(
         self, key: tuple[str, str, int], header_list: list[tuple[bytes, bytes]]
     ) -> None:
-        jar = self.cookies.setdefault(key, {})
+        jar = self.cookie_jars.setdefault(key, {})
         for name, value in header_list:
             if name.lower() != b"set-cookie":
                 continue
@@ -539,6 +587,15 @@ def _deletes_cookie(attributes: list[str]) -> bool:
     return False
 
 
+def _without_credentials(head_lines: str) -> str:
+    """The request's header lines without credentials, for a redirect to another host
+    (or from HTTPS to HTTP): a token meant for one API must not reach another."""
+    return "".join(
+        f"{line}\r\n" for line in head_lines.split("\r\n")
+        if line and not line.lower().startswith(CREDENTIAL_HEADERS)
+    )  # fmt: skip
+
+
 def _close(sock: Any) -> None:
     with contextlib.suppress(OSError):
         sock.close()
@@ -557,7 +614,8 @@ class SurgeHttpUser(User):
     abstract = True
     network_timeout: float = DEFAULT_TIMEOUT_S  # the whole request's deadline
     connection_timeout: float = DEFAULT_TIMEOUT_S  # kept for FastHttpUser compatibility
-    insecure: bool = True
+    insecure: bool = False  # TLS verified; the schedule's scenario.tls changes it
+    ca_file: str | None = None
     default_headers: dict[str, str] | None = None
     max_redirects: int = DEFAULT_MAX_REDIRECTS
 
@@ -571,6 +629,7 @@ class SurgeHttpUser(User):
             self,
             timeout_s=self.network_timeout,
             insecure=self.insecure,
+            ca_file=self.ca_file,
             default_headers=self.default_headers,
             max_redirects=self.max_redirects,
         )

@@ -33,6 +33,7 @@ from surge.locustfiles.arrivals import ArrivalStream
 from surge.locustfiles.context import CURRENT_ARRIVAL, Arrival
 from surge.locustfiles.guard import guard_user
 from surge.locustfiles.recorder import DROPPED_LATE, DROPPED_STOPPED, Recorder
+from surge.locustfiles.tasks import SlotTasks, UserStopped, task_name
 
 from surge.errors import ScheduleError
 
@@ -61,14 +62,7 @@ class TaskPicker:
         tasks = list(user_class.tasks or [])
         if not tasks:
             raise ScheduleError([f"user class {user_class.__name__} has no tasks"], "scenario")
-        for t in tasks:
-            if isinstance(t, type):
-                raise ScheduleError(
-                    [f"{user_class.__name__}: TaskSet {t.__name__} is not supported; an arrival "
-                     "runs one task function, so list task functions on the User class"],
-                    "scenario",
-                )  # fmt: skip
-        by_name = {t.__name__: t for t in tasks}
+        by_name = {task_name(t): t for t in tasks}  # functions and TaskSet classes
         if mix:
             unknown = sorted(set(mix) - set(by_name))
             if unknown:
@@ -82,7 +76,7 @@ class TaskPicker:
         else:
             self._tasks, self._weights = tasks, [1.0] * len(tasks)  # Locust repeats by weight
         self._cum = list(_accumulate(self._weights))
-        self.names = [t.__name__ for t in self._tasks]
+        self.names = [task_name(t) for t in self._tasks]
 
     def pick(self, rng: random.Random) -> Callable[[User], Any]:
         if len(self._tasks) == 1:
@@ -140,7 +134,7 @@ class Dispatcher:
         self.in_flight = 0
         self.lags: list[float] = []
         self.late = self.dropped = self.sent = 0
-        self._users: list[User] = []  # every slot's user, for on_stop
+        self._users: list[SlotTasks] = []  # every slot's user and task sets, for on_stop
         self._slots = 0
         self._ready: collections.deque[Arrival] = collections.deque()  # due, waiting for a slot
         self._idle: list[Waiter] = []  # slots waiting for an arrival
@@ -179,9 +173,9 @@ class Dispatcher:
         self.state = DispatchState.DONE
         self._greenlets.kill(block=True, timeout=1.0)
         self._drop_backlog(DROPPED_STOPPED)
-        for user in self._users:  # Locust calls on_stop when a user ends; so do we
+        for slot in self._users:  # Locust calls on_stop when a user ends; so do we
             with gevent.Timeout(ON_STOP_TIMEOUT_S, False):
-                self._call(user.on_stop, None)
+                self._call(slot.stop, None, slot.user)
         self._users = []
 
     def _drop_backlog(self, reason: str) -> None:
@@ -249,13 +243,11 @@ class Dispatcher:
         """One slot: its own user instance, serving arrivals from the ready queue forever."""
         ready = self._ready
         try:
-            user = self.user_class(self.environment)
+            slot = SlotTasks(self._new_user(), self._pick_user_task)
         except Exception:
             self._slots -= 1
             raise
-        guard_user(user, allow_hosts=self.allow_hosts, timeout_s=self.timeout_s)
-        self._users.append(user)
-        started = False
+        self._users.append(slot)
         while self.state is not DispatchState.DONE:
             if not ready:
                 waiter = Waiter()
@@ -265,14 +257,19 @@ class Dispatcher:
             arrival = ready.popleft()
             self.in_flight += 1
             try:
-                if not started:  # on_start runs in the slot, before its first arrival
-                    started = True
-                    self._call(user.on_start, arrival)
-                self._run_one(user, arrival)
+                self._run_one(slot, arrival)  # on_start runs in it, before the first task
             finally:
                 self.in_flight -= 1
 
-    def _run_one(self, user: User, arrival: Arrival) -> None:
+    def _new_user(self) -> User:
+        user = self.user_class(self.environment)
+        guard_user(user, allow_hosts=self.allow_hosts, timeout_s=self.timeout_s)
+        return user
+
+    def _pick_user_task(self) -> Any:
+        return self.picker.pick(self._rng)
+
+    def _run_one(self, slot: SlotTasks, arrival: Arrival) -> None:
         now = time.time()
         lag = now - arrival.intended
         if lag > self.max_lateness_s:  # a send this late would measure the generator
@@ -285,23 +282,29 @@ class Dispatcher:
         self.sent += 1
         if lag > LATE_AFTER_S:
             self.late += 1
-        self._call(arrival.task, arrival, user)
+        if self._call(slot.run, arrival, slot.user, arrival.task) is UserStopped:
+            slot.user = self._new_user()  # StopUser: the slot's next arrival gets a new user
 
-    def _call(self, fn: Callable, arrival: Arrival, *args: Any) -> None:
+    def _call(self, fn: Callable, arrival: Arrival | None, user: User, *args: Any) -> Any:
+        """Run `fn(*args)` for `arrival`; task errors are reported, never raised.
+        Returns `UserStopped` when the task stopped its user."""
         token = CURRENT_ARRIVAL.set(arrival)
         try:
             fn(*args)
+        except UserStopped:
+            return UserStopped
         except (RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet, StopUser):
             pass
         except gevent.GreenletExit:
             raise
         except Exception as exc:
             self.environment.events.user_error.fire(
-                user_instance=args[0] if args else None, exception=exc, tb=exc.__traceback__
+                user_instance=user, exception=exc, tb=exc.__traceback__
             )
             self._log_once(exc)
         finally:
             CURRENT_ARRIVAL.reset(token)
+        return None
 
     def _log_once(self, exc: Exception) -> None:
         """A failing task fails thousands of times: log each distinct message once."""
@@ -313,7 +316,7 @@ class Dispatcher:
     def _drop(self, arrival: Arrival, now: float, reason: str = DROPPED_LATE) -> None:
         self.dropped += 1
         self.recorder.record_dropped(
-            arrival.task.__name__, arrival.intended, arrival.stage, now, reason
+            task_name(arrival.task), arrival.intended, arrival.stage, now, reason
         )
 
     def _sweep_backlog(self) -> None:

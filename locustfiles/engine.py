@@ -29,11 +29,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import surge.locustfiles.webui  # noqa: F401  (the surge view in the web UI: registers its init listener)
+import surge.locustfiles.webui.plugin  # noqa: F401  (the surge view in the web UI: registers its init listener)
 from locust import LoadTestShape, events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from surge.locustfiles import live_metrics, metrics
+from surge.locustfiles.endings import MSG_STOP
 from surge.locustfiles.fleet import FleetController
 from surge.locustfiles.recorder import warm_up
+from surge.locustfiles.user_class import apply_options
 from surge.locustfiles.worker import (
     MSG_BEAT,
     MSG_HEALTH,
@@ -44,7 +47,7 @@ from surge.locustfiles.worker import (
 )
 
 from surge.errors import SurgeError
-from surge.results import make_run_id
+from surge.results import DEFAULT_RESULTS_DIR, make_run_id
 from surge.schedule import load_schedule
 
 logger = logging.getLogger(__name__)
@@ -65,7 +68,6 @@ warm_up()
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-DEFAULT_RESULTS_DIR = Path("results")
 
 #: this process's parts of the run (module globals: one run per Locust process)
 CONTROLLER: FleetController | None = None
@@ -107,6 +109,7 @@ def on_init(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
     try:
         if isinstance(runner, MasterRunner | LocalRunner):
             CONTROLLER = _make_controller(environment, options)
+            metrics.install_for(environment, CONTROLLER)  # live totals, /metrics (Prometheus)
     except SurgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -116,6 +119,8 @@ def on_init(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
             run_dir = CONTROLLER.run_dir if CONTROLLER else DEFAULT_RESULTS_DIR / "unnamed"
         WORKER = WorkerEngine(environment=environment, run_dir=run_dir)
         runner.register_message(MSG_PLAN, _on_plan)
+        if isinstance(runner, WorkerRunner):  # the master's "stop and report" (endings.py)
+            runner.register_message(MSG_STOP, lambda **_: _stop_worker(), concurrent=True)
         environment.events.heartbeat_received.add_listener(lambda **_: WORKER.master_seen())
         environment.events.test_stop.add_listener(_stop_worker)
         environment.events.quitting.add_listener(_stop_worker)
@@ -158,6 +163,7 @@ def _make_controller(environment: Any, options: Any) -> FleetController:
     run_dir = Path(options.surge_run_dir or DEFAULT_RESULTS_DIR / run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     environment.host = schedule.target
+    apply_options(environment, schedule)  # scenario.options: the file's own options (#21)
     return FleetController(
         environment=environment, schedule=schedule, run_dir=run_dir, run_id=run_id
     )
@@ -182,6 +188,7 @@ def _on_beat(environment: Any, msg: Any, **_kwargs: Any) -> None:
 def _on_health(environment: Any, msg: Any, **_kwargs: Any) -> None:
     assert CONTROLLER is not None
     CONTROLLER.on_health(msg.node_id, msg.data)
+    live_metrics.observe(msg.data)
 
 
 def _stop_worker(**_kwargs: Any) -> None:

@@ -26,16 +26,26 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from surge.locustfiles import histogram
+from surge.locustfiles import endings, histogram
 from surge.locustfiles.arrivals import CumulativeRate
+from surge.locustfiles.fleet_endings import EndingBook, outside_stop
+from surge.locustfiles.live_endpoints import EndpointSeconds
+from surge.locustfiles.search import SearchDriver
+from surge.locustfiles.user_class import describe_for_manifest
 from surge.locustfiles.worker import MSG_PLAN, Plan
 
+from surge import trust
 from surge.errors import ExitCode
 from surge.results import (
-    build_manifest,
+    Abort,
+    AbortedBy,
+    Manifest,
+    MasterEntry,
+    RunState,
+    Totals,
+    WorkerEntry,
     own_instance_type,
     write_health,
-    write_manifest,
     write_status,
 )
 from surge.schedule import Schedule
@@ -55,22 +65,12 @@ STATUS_WINDOW_S = 5  # seconds of merged samples behind status.json's latency fi
 RATE_WINDOW_S = 2  # seconds behind status.json's achieved_rps
 LIVE_WINDOW_S = 10  # seconds of merged samples live thresholds are evaluated on
 END_WAIT_MAX_S = 35.0  # after the schedule's end, how long to wait for workers' last reports
-SATURATED_CPU_PERCENT = 90.0
-SATURATED_CPU_SECONDS = 5
-MAX_SEND_LAG_P99_US = 50_000
-MAX_DROPPED_FRACTION = 0.001
-OVERLOADED_CPU_WAIT_PERCENT = 10.0  # a worker waiting for a CPU this much: others' load
-
-
-class RunState(enum.Enum):
-    WAITING = "waiting"  # before start
-    STARTING = "starting"  # plans out, first arrival not yet due
-    RUNNING = "running"
-    DRAINING = "draining"  # schedule over, waiting for the last responses
-    ABORTING = "aborting"
-    FINISHED = "finished"
-    ABORTED = "aborted"
-    STOPPED = "stopped"  # stopped by a person (web UI, Ctrl-C)
+# the trust limits are surge.trust's (the report and the web UI judge by the same ones)
+SATURATED_CPU_PERCENT = trust.SATURATED_CPU_PERCENT
+SATURATED_CPU_SECONDS = trust.SATURATED_CPU_SECONDS
+MAX_SEND_LAG_P99_US = trust.MAX_SEND_LAG_P99_US
+MAX_DROPPED_FRACTION = trust.MAX_DROPPED_FRACTION
+OVERLOADED_CPU_WAIT_PERCENT = trust.OVERLOADED_CPU_WAIT_PERCENT
 
 
 class ThresholdState(enum.Enum):
@@ -120,6 +120,8 @@ class FleetController:
         self.run_id = run_id
         self.state = RunState.WAITING
         self.abort_reason: str | None = None
+        self.abort_by: AbortedBy | None = None
+        self.abort_at: dt.datetime | None = None
         self.workers: dict[str, WorkerInfo] = {}
         self.lost_workers: list[dict[str, Any]] = []
         self.stalled_workers: list[dict[str, Any]] = []  # silent for a while, then back
@@ -129,6 +131,7 @@ class FleetController:
         self.started_at: dt.datetime | None = None
         self.ended_at: dt.datetime | None = None
         self._seconds: dict[int, _Second] = collections.defaultdict(_Second)
+        self._endpoint_seconds = EndpointSeconds()  # for thresholds scoped to an endpoint
         self._lag = collections.Counter()
         self._totals: collections.Counter = collections.Counter()
         self._late = 0
@@ -140,6 +143,9 @@ class FleetController:
         self._saturated: set[str] = set()
         self._stop_requested = False
         self._overloaded_seconds: collections.Counter[str] = collections.Counter()
+        #: #20 `load.search`: steers the stages (and the workers' plans) step by step
+        self.search = SearchDriver(controller=self, spec=schedule.search) if schedule.search else None
+        self.endings = EndingBook()  # parts, failures, departures (locustfiles.fleet_endings)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -162,29 +168,53 @@ class FleetController:
             return
         if self.state is RunState.ABORTING:
             self.state = RunState.ABORTED
-        elif self.state is RunState.DRAINING:
+        elif self.state is RunState.DRAINING and self._stop_requested:
             self.state = RunState.FINISHED
-        else:
-            self.state = RunState.STOPPED
-            self.abort_reason = self.abort_reason or "stopped before the schedule's end"
+        else:  # stopped from outside: the agent's note (kill switch, hard end) or a person
+            stop = outside_stop(self.run_dir, self.hard_end_epoch)
+            self.abort_reason, self.abort_by, self.abort_at = stop.reason, stop.by, stop.at
+            self.state = RunState.STOPPED if stop.by is AbortedBy.PERSON else RunState.ABORTED
         self.ended_at = dt.datetime.now(dt.UTC)
+        scoped = {t.name for t in self.schedule.thresholds if t.name is not None}
+        for name in self._endpoint_seconds.unknown(scoped):  # a typo never fails silently
+            logger.warning("threshold endpoint %r: no request of that name in this run", name)
         if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
             self._greenlet.kill(block=False)
+        if self.search is not None:
+            self.search.stop()  # a search still running when the run ended says so
+        # every worker's last part and report before the manifest: totals == records
+        self.endings.collect_final(send=self._send_stop, pending=self._not_done)
         self._write_health()
         self._write_status()
         self._write_manifest()
         self.environment.process_exit_code = int(self.exit_code())
 
-    def wants_to_continue(self) -> bool:
-        """For the shape class: False once the run is over (then Locust stops)."""
-        return self.state not in (RunState.ABORTING, RunState.FINISHED, RunState.ABORTED)
+    def _set_abort(self, reason: str, by: AbortedBy) -> None:
+        """Record the first reason the run ends early (later ones are consequences)."""
+        if self.abort_reason is None:
+            self.abort_reason, self.abort_by = reason, by
+            self.abort_at = dt.datetime.now(dt.UTC)
 
     def exit_code(self) -> ExitCode:
-        if self.untrustworthy_reasons():
-            return ExitCode.UNTRUSTWORTHY
-        if self.state is RunState.ABORTED:
-            return ExitCode.THRESHOLDS_FAILED
-        return ExitCode.PASSED
+        abort = None if self.abort_by is None else Abort(self.abort_reason or "", self.abort_by)
+        return endings.exit_code(
+            abort=abort, incomplete=self.incomplete_reasons(),
+            untrustworthy=self.untrustworthy_reasons(),
+        )  # fmt: skip
+
+    def incomplete_reasons(self) -> list[str]:
+        hard_end = self.abort_by is AbortedBy.HARD_END
+        return self.endings.incomplete_reasons(hard_end)
+
+    def _send_stop(self, client_id: str) -> None:
+        self.environment.runner.send_message(endings.MSG_STOP, None, client_id)
+
+    def _not_done(self) -> list[str]:
+        """Members still sending (standalone: none, its engine stops on test_stop)."""
+        if _locust_clients(self.environment.runner) is None:
+            return []
+        known = _locust_clients(self.environment.runner) or set()
+        return [c for c in self.members if c in known and not self.workers[c].done]
 
     # ------------------------------------------------------------------ messages
     def on_beat(self, client_id: str, data: dict[str, Any]) -> None:
@@ -202,6 +232,7 @@ class FleetController:
         info = self.workers[client_id]
         info.host, info.pid, info.done, info.last = data["host"], data["pid"], data["done"], data
         info.clock_offset_ms = (time.time() * 1e6 - data["time_us"]) / 1000.0
+        self.endings.on_health(info.worker, data)
         cpu = data.get("cpu_percent") or 0.0
         info.cpu_hot_seconds = info.cpu_hot_seconds + 1 if cpu > SATURATED_CPU_PERCENT else 0
         if info.cpu_hot_seconds >= SATURATED_CPU_SECONDS:
@@ -212,8 +243,11 @@ class FleetController:
         second.corrected.update({int(k): v for k, v in data["hist_corrected"].items()})
         second.uncorrected.update({int(k): v for k, v in data["hist_uncorrected"].items()})
         second.sent += data["sent"]
+        self._endpoint_seconds.add(int(data["time_us"] // 1_000_000), data.get("endpoints"))
         self._lag.update({int(k): v for k, v in data["lag_hist"].items()})
         self._totals.update(data["outcomes"])
+        if self.search is not None:
+            self.search.on_health(data)
         self._late += data["late"]
         rows = self._health_rows
         rows["time_us"].append(data["time_us"])
@@ -237,6 +271,8 @@ class FleetController:
             offset = now - self.start_epoch
             if self.state is RunState.STARTING and offset >= 0:
                 self.state = RunState.RUNNING
+            if self.search is not None and self.state is RunState.RUNNING:
+                self.search.tick(now)  # may end the stages sooner (the search is over)
             if self.state is RunState.RUNNING and offset >= self.schedule.duration_s:
                 self.state = RunState.DRAINING
                 self._end_seen = time.monotonic()
@@ -286,14 +322,19 @@ class FleetController:
                 lost["switch_epoch"] = time.time() + RESPLIT_DELAY_S
                 self.lost_workers.append(lost)
                 logger.warning("worker %s lost; re-splitting over %d workers", w.worker, len(alive))
+            elif self.state in (RunState.STARTING, RunState.RUNNING):
+                self.endings.worker_left(w.worker, len(self.members))
         for c in set(alive) - set(self.members):
             back = [x for x in self.lost_workers if x["id"] == self.workers[c].worker]
             for x in back:  # it was only stalled (a starved process, not a dead one)
                 self.lost_workers.remove(x)
                 self.stalled_workers.append(self._stalled(x))
         self.members = tuple(alive)
-        switch = time.time() + RESPLIT_DELAY_S
-        for index, client_id in enumerate(alive):
+        self.send_plans(time.time() + RESPLIT_DELAY_S)
+
+    def send_plans(self, switch: float) -> None:
+        """Every member's plan, applying from `switch` (a new split or a search's step)."""
+        for index, client_id in enumerate(self.members):
             per_worker = self.schedule.per_worker
             plan = Plan(
                 run_id=self.run_id,
@@ -303,7 +344,8 @@ class FleetController:
                 hard_end_epoch=self.hard_end_epoch,
                 switch_epoch=switch,
                 index=0 if per_worker else index,
-                count=1 if per_worker else len(alive),
+                count=1 if per_worker else len(self.members),
+                stages=self.search.plan_stages() if self.search is not None else None,
             )
             self.environment.runner.send_message(MSG_PLAN, plan.to_message(), client_id)
 
@@ -332,12 +374,7 @@ class FleetController:
             return total / seconds
         if total == 0:
             return None
-        o = window.outcomes
-        if threshold.metric == "success_rate":
-            return (o["ok"] + o["rejected"]) / total
-        if threshold.metric == "error_rate":
-            return (o["error"] + o["timeout"]) / total
-        return o["dropped"] / total  # dropped_rate
+        return trust.outcome_rates(window.outcomes, total)[threshold.metric]
 
     def _evaluate_thresholds(self) -> None:
         if self.state not in (RunState.RUNNING, RunState.DRAINING):
@@ -345,7 +382,10 @@ class FleetController:
         window = self._window(LIVE_WINDOW_S)
         now = time.monotonic()
         for i, t in enumerate(self.schedule.thresholds):
-            value = self._metric(t, window, LIVE_WINDOW_S)
+            sample = window if t.name is None else self._endpoint_seconds.window(
+                t.name, int(time.time()) - 1, LIVE_WINDOW_S
+            )  # None: the endpoint had no request in the window, nothing to judge
+            value = None if sample is None else self._metric(t, sample, LIVE_WINDOW_S)
             failing = value is not None and not t.passes(value)
             if not failing:
                 self._breach_since.pop(i, None)
@@ -356,7 +396,8 @@ class FleetController:
             if t.abort_on_fail and now - since >= t.for_s:
                 state = ThresholdState.ABORTING
                 if self.state is RunState.RUNNING:
-                    self.abort_reason = f"threshold {t.rule} failed for {now - since:.0f}s (live)"
+                    reason = f"threshold {t.rule} failed for {now - since:.0f}s (live)"
+                    self._set_abort(reason, AbortedBy.THRESHOLD)
                     logger.error("aborting the run: %s", self.abort_reason)
                     self.state = RunState.ABORTING
             self._threshold_states[i] = state
@@ -422,6 +463,8 @@ class FleetController:
 
         return {
             "state": self.state.value,
+            "final": self.state.final,  # the UI asks this rather than keep its own state list
+            "limits": trust.limits(),  # and shows saturation by the limits the master applies
             "run_id": self.run_id,
             "time": _iso(dt.datetime.now(dt.UTC)),
             "started_at": _iso(self.started_at),
@@ -431,7 +474,9 @@ class FleetController:
             "stage_index": stage.index if stage else None,
             "stage_count": len(self.schedule.stages),
             "offered_rps": round(self.schedule.rate_at(elapsed, max(n_workers, 1)), 2),
-            "achieved_rps": round(self._window(RATE_WINDOW_S).sent / RATE_WINDOW_S, 2),
+            # one vocabulary with the report: achieved = successful answers (ok + rejected)
+            # per second; sent beside it
+            **_rates(self._window(RATE_WINDOW_S), RATE_WINDOW_S),
             "p95_ms": ms(window.corrected, 95),
             "p99_ms": ms(window.corrected, 99),
             "p95_uncorrected_ms": ms(window.uncorrected, 95),
@@ -454,6 +499,7 @@ class FleetController:
             ],
             "abort_reason": self.abort_reason,
             "untrustworthy": self.untrustworthy_reasons(),
+            "search": self.search.status() if self.search is not None else None,
         }
 
     def _worker_status(self, w: WorkerInfo) -> dict[str, Any]:
@@ -482,31 +528,41 @@ class FleetController:
                 logger.exception("could not write health.parquet")
 
     def _write_manifest(self) -> None:
-        reasons = self.untrustworthy_reasons()
-        manifest = build_manifest(
+        try:
+            self.manifest().dump(self.run_dir)
+        except OSError:
+            logger.exception("could not write manifest.json")
+
+    def manifest(self) -> Manifest:
+        """The run's manifest as it stands (rewritten at the start and at the end)."""
+        abort = None
+        if self.abort_reason is not None:
+            abort = Abort(self.abort_reason, self.abort_by or AbortedBy.PERSON, self.abort_at)
+        manifest = Manifest.new(
             run_id=self.run_id,
             schedule=self.schedule,
             started_at=self.started_at,
             ended_at=self.ended_at,
-            workers=[_worker_entry(w) for w in self.workers.values()],
-            master={"host": _HOSTNAME, "instance_type": own_instance_type()},
-            clock_offsets_ms={w.worker: round(w.clock_offset_ms, 3) for w in self.workers.values()},
-            state=self.state.value,
-            hard_end=_iso(dt.datetime.fromtimestamp(self.hard_end_epoch, dt.UTC))
+            hard_end=dt.datetime.fromtimestamp(self.hard_end_epoch, dt.UTC)
             if self.hard_end_epoch else None,
-            lost_workers=list(self.lost_workers),
+            state=self.state,
+            workers=[_worker_entry(w) for w in self.workers.values()],
+            master=MasterEntry(host=_HOSTNAME, instance_type=own_instance_type()),
+            clock_offsets_ms={w.worker: round(w.clock_offset_ms, 3) for w in self.workers.values()},
+            lost_workers=[self.endings.lost_detail(x) for x in self.lost_workers],
             stalled_workers=list(self.stalled_workers),
-            abort_reason=self.abort_reason,
-            trust={"trustworthy": not reasons, "reasons": reasons},
-            totals={"requests": sum(self._totals.values()), "outcomes": dict(self._totals),
-                    "late": self._late},
+            extra=self.endings.manifest_extra(self.incomplete_reasons()),
+            abort=abort,
+            untrustworthy=self.untrustworthy_reasons(),
+            totals=Totals(sum(self._totals.values()), dict(self._totals), self._late),
             engine={"clock_offsets": "master receive time minus worker send time of the last "
                     "health report (includes one-way message delay)"},
         )  # fmt: skip
-        try:
-            write_manifest(self.run_dir, manifest)
-        except OSError:
-            logger.exception("could not write manifest.json")
+        if self.search is not None:
+            manifest.extra["search"] = self.search.record()  # the report's search section
+        # #21: which client drives the scenario's class and why, ignored wait_time
+        manifest.extra["scenario_client"] = describe_for_manifest(self.environment, self.schedule)
+        return manifest
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -538,6 +594,15 @@ def _not_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _rates(window: _Second, seconds: int) -> dict[str, float]:
+    answered = (window.outcomes["ok"] + window.outcomes["rejected"]) / seconds
+    return {
+        "achieved_rps": round(answered, 2),
+        "answered_rps": round(answered, 2),
+        "sent_rps": round(window.sent / seconds, 2),
+    }
+
+
 def _locust_clients(runner: Any) -> set[str] | None:
     """Worker ids Locust still counts as connected (None for a standalone runner)."""
     clients = getattr(runner, "clients", None)
@@ -546,9 +611,6 @@ def _locust_clients(runner: Any) -> set[str] | None:
     return {c.id for c in clients.all if c.state != "missing"}
 
 
-def _worker_entry(w: WorkerInfo) -> dict[str, Any]:
-    """A worker as the manifest lists it (``instance_type`` only when known)."""
-    entry: dict[str, Any] = {"id": w.worker, "host": w.host, "pid": w.pid}
-    if w.instance_type:
-        entry["instance_type"] = w.instance_type
-    return entry
+def _worker_entry(w: WorkerInfo) -> WorkerEntry:
+    """A worker as the manifest lists it."""
+    return WorkerEntry(id=w.worker, host=w.host, pid=w.pid, instance_type=w.instance_type)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from surge.locustfiles.verbs import HttpVerbs
 
 from surge.errors import SurgeError
+from surge.schedule import host_matches
 
 ABSOLUTE_PREFIXES = ("http://", "https://", "//")
 
@@ -26,13 +27,10 @@ class HostNotAllowedError(SurgeError):
 
 
 def host_allowed(url: str, allow_hosts: tuple[str, ...]) -> bool:
-    """``host`` or ``*.suffix`` entries, compared case-insensitively, ports ignored."""
+    """`url`'s host matches an ``allow_hosts`` entry (the schedule's one matcher, so the
+    target the schedule accepted and the requests the scenario makes agree)."""
     host = (urlsplit(url).hostname or "").lower()
-    for allowed in allow_hosts:
-        allowed = allowed.strip("[]").lower()
-        if host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:])):
-            return True
-    return False
+    return any(host_matches(host, allowed) for allowed in allow_hosts)
 
 
 def check_host(what: str, url: str, allow_hosts: tuple[str, ...]) -> None:
@@ -77,12 +75,11 @@ def guard_user(user: Any, *, allow_hosts: tuple[str, ...], timeout_s: float) -> 
     surge's own `SurgeSession` is not wrapped: it enforces the list itself, on redirects
     too, and saves the wrapper's calls on every request."""
     import requests
-    from surge.locustfiles.client import SurgeSession
 
     client = getattr(user, "client", None)
     if client is None or isinstance(client, GuardedClient):
         return
-    if isinstance(client, SurgeSession):  # checks absolute URLs and redirects itself
+    if getattr(client, "guards_itself", False):  # SurgeSession: checks URLs and redirects
         client.allow_hosts = tuple(allow_hosts)
         client.timeout_s = timeout_s
         return

@@ -7,23 +7,27 @@ The same object is the ``catch_response`` context manager, as in Locust's client
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import http
 import json as jsonlib
 import zlib
 from typing import Any
 
+import requests
 from locust.exception import CatchResponseError, LocustError, ResponseError
 from requests.structures import CaseInsensitiveDict
 
 FAILURE_FROM_STATUS = 400  # like FastHttpSession: 2xx and 3xx are successes
 
 
-class HTTPStatusError(ResponseError):
+class HTTPStatusError(ResponseError, requests.HTTPError):
     """A response whose status code counts as a failure (4xx, 5xx).
 
-    The message holds the status only, not the URL, so Locust's failure table groups
-    ``/products/1`` and ``/products/2`` under one line.
+    The message is the answer's failure type (`locustfiles.error_types`), not the URL,
+    so Locust's failure table groups ``/products/1`` and ``/products/2`` under one line.
+    It is also a ``requests.HTTPError``: ``HttpUser`` scenarios that catch that from
+    ``raise_for_status()`` keep working on surge's client.
     """
 
 
@@ -37,7 +41,7 @@ class SurgeResponse:
 
     __slots__ = (
         "_body", "_decoded", "_event", "_fields", "_head", "_headers", "_manual", "_meta",
-        "error", "method", "status_code", "url",
+        "elapsed_s", "error", "history", "js", "method", "status_code", "url",
     )  # fmt: skip
 
     def __init__(
@@ -61,6 +65,9 @@ class SurgeResponse:
         self._manual: bool | BaseException | None = None
         self._meta: dict[str, Any] | None = None  # set for catch_response: reported on exit
         self._event: Any = None
+        self.elapsed_s = 0.0  # send to complete answer (redirects included)
+        self.history: list[SurgeResponse] = []  # redirect answers before this one (requests)
+        self.js: Any = None  # set by Locust's rest(): the parsed JSON body
 
     # ------------------------------------------------------------------ content
     @property
@@ -90,6 +97,40 @@ class SurgeResponse:
     @property
     def reason(self) -> str:
         return status_phrase(self.status_code)
+
+    # requests.Response's names, for HttpUser scenarios on surge's client
+    @property
+    def elapsed(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.elapsed_s)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies this answer set (name -> value)."""
+        found = {}
+        for name, value in self._header_fields():
+            if name.lower() == b"set-cookie":
+                pair = value.decode("latin-1").split(";", 1)[0]
+                key, sep, val = pair.strip().partition("=")
+                if sep and key:
+                    found[key] = val
+        return found
+
+    @property
+    def encoding(self) -> str:
+        return _charset(self._header("content-type"))
+
+    @property
+    def is_redirect(self) -> bool:
+        redirect = self.status_code in (301, 302, 303, 307, 308)
+        return redirect and self._header("location") is not None
+
+    def iter_content(self, chunk_size: int = 1, decode_unicode: bool = False) -> Any:
+        data: Any = self.text if decode_unicode else self.content
+        step = max(int(chunk_size or len(data) or 1), 1)
+        return (data[i : i + step] for i in range(0, len(data), step))
+
+    def iter_lines(self, *_args: Any, **_kwargs: Any) -> Any:
+        return iter(self.content.splitlines())
 
     @property
     def ok(self) -> bool:
@@ -148,6 +189,10 @@ def _decode_body(body: bytes, encoding: str | None) -> bytes:
     encoding = encoding.strip().lower()
     if encoding in ("gzip", "x-gzip"):
         return gzip.decompress(body)
+    if encoding == "br":  # HttpUser scenarios advertise it (requests does, with brotli)
+        import brotli
+
+        return brotli.decompress(body)
     if encoding == "deflate":
         try:
             return zlib.decompress(body)

@@ -27,8 +27,12 @@ from typing import Any
 
 import gevent
 import numpy as np
+from locust.exception import CatchResponseError
 from surge.locustfiles.context import CURRENT_ARRIVAL, OUTCOME_OVERRIDE
+from surge.locustfiles.endpoints import EndpointNames, summarise
+from surge.locustfiles.error_types import response_error_type
 from surge.locustfiles.histogram import bucket_counts
+from surge.locustfiles.part_ledger import PartLedger
 
 from surge.results import Outcome, requests_table, write_part
 
@@ -41,7 +45,6 @@ COLUMN_TYPES: dict[str, str | None] = {
     "latency_us": "q", "service_us": "q", "status": "h", "outcome": None, "bytes": "i",
     "error": None,
 }  # fmt: skip
-COLUMNS = tuple(COLUMN_TYPES)
 NOT_SENT = -1  # sent_us / service_us of a dropped request (null in the Parquet part)
 _OK, _REJECTED, _ERROR, _TIMEOUT, _DROPPED = (o.value for o in Outcome)
 MAX_ERROR_CHARS = 200
@@ -77,9 +80,11 @@ class Recorder:
         self._cols = _empty_columns()
         self._mark = 0  # rows already summarised by `sample`
         self._seq = 0
-        self._writes: list[gevent.Greenlet] = []
+        self._carry: dict[str, Any] | None = None  # summary of flushed, unreported rows
+        self.ledger = PartLedger(run_dir=self.run_dir, worker_id=worker_id, write=_write_batch)
         self.rows_written = 0
         self.totals: Counter[str] = Counter()
+        self._endpoint_labels = EndpointNames()  # bounded names for the per-endpoint figures
 
     # ------------------------------------------------------------------ hot path
     def on_request(
@@ -122,7 +127,7 @@ class Recorder:
         c["status"].append(status if 0 <= status < 32768 else 0)
         c["outcome"].append(outcome)
         c["bytes"].append(min(int(response_length or 0), 2**31 - 1))
-        c["error"].append(None if exception is None else _error_text(exception))
+        c["error"].append(None if exception is None else _error_of(exception, response))
 
     def record_dropped(
         self, name: str, intended: float, stage: int, now: float, reason: str = DROPPED_LATE
@@ -143,42 +148,68 @@ class Recorder:
 
     # ------------------------------------------------------------------ once a second
     def sample(self) -> dict[str, Any]:
+        """Summary of the rows not yet reported, including rows a flush summarised (the
+        flush swaps the columns out: its summary waits here for the next report, so the
+        master's totals count every row of every part)."""
+        summary = self._sample_new()
+        if self._carry is not None:
+            summary, self._carry = add_summaries(self._carry, summary), None
+        return summary
+
+    def _sample_new(self) -> dict[str, Any]:
         """Summarise rows added since the last call: histograms and outcome counts."""
         c = self._cols
         end = len(c["outcome"])
         start, self._mark = self._mark, end
         outcomes = Counter(c["outcome"][start:end])
         self.totals.update(outcomes)
-        svc = np.frombuffer(c["service_us"], np.int64)[start:end]
-        sent = svc != NOT_SENT
-        lat = np.frombuffer(c["latency_us"], np.int64)[start:end][sent]
-        svc = svc[sent]
+        all_svc = np.frombuffer(c["service_us"], np.int64)[start:end]
+        all_lat = np.frombuffer(c["latency_us"], np.int64)[start:end]
+        sent = all_svc != NOT_SENT
+        lat, svc = all_lat[sent], all_svc[sent]
+        status = np.frombuffer(c["status"], np.int16)[start:end]
         return {
             "outcomes": dict(outcomes),
             "hist_corrected": bucket_counts(lat),
             "hist_uncorrected": bucket_counts(svc),
+            "endpoints": summarise(
+                c["name"][start:end],
+                c["outcome"][start:end],
+                status,
+                c["error"][start:end],
+                all_lat,
+                all_svc,
+                self._endpoint_labels,
+            ),
         }
 
     # ------------------------------------------------------------------ parts
     def flush(self, wait: bool = False) -> None:
         """Swap the batch out and write it as the next part in a worker thread."""
         if self._mark < len(self._cols["outcome"]):
-            self.sample()  # keep totals complete even for rows not yet sampled
+            self._carry = self.sample()  # reported with the next health sample
         if self._cols["outcome"]:
             batch, self._cols = self._cols, _empty_columns()
             self._mark = 0
             seq, self._seq = self._seq, self._seq + 1
             self.rows_written += len(batch["outcome"])
-            pool = gevent.get_hub().threadpool
-            self._writes.append(pool.spawn(_write_batch, self.run_dir, self.worker_id, seq, batch))
-        self._writes = [w for w in self._writes if not w.ready()]
-        if wait:
-            for w in self._writes:
-                try:
-                    w.get()
-                except Exception:  # a full disk must not hide the rest of the run
-                    logger.exception("writing a request part failed")
-            self._writes = []
+            self.ledger.write(seq, batch)
+        # per-part counts, failed writes (kept, retried at the end) and the account
+        self.ledger.collect(wait=wait)
+
+
+def add_summaries(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two `Recorder.sample` summaries as one: counts and histograms add up."""
+    out = dict(a)
+    for key, value in b.items():
+        mine = out.get(key)
+        if isinstance(mine, dict) and isinstance(value, dict):
+            out[key] = add_summaries(mine, value)
+        elif isinstance(mine, int | float) and isinstance(value, int | float):
+            out[key] = mine + value
+        else:
+            out[key] = value
+    return out
 
 
 def warm_up() -> None:
@@ -208,6 +239,16 @@ def _arrow_columns(batch: dict[str, Any], worker_id: str) -> dict[str, Any]:
 def _write_batch(run_dir: Path, worker_id: str, seq: int, batch: dict[str, Any]) -> Path:
     """In a writer thread: arrays -> Arrow columns -> one Parquet part."""
     return write_part(run_dir, worker_id, seq, _arrow_columns(batch, worker_id))
+
+
+def _error_of(exception: BaseException, response: Any) -> str:
+    """The ``error`` column: the answer's failure type when there was an error answer
+    (`locustfiles.error_types`), the scenario's own ``failure()`` text, else the exception."""
+    if response is not None and not isinstance(exception, CatchResponseError):
+        found = response_error_type(response)
+        if found:
+            return found
+    return _error_text(exception)
 
 
 def _error_text(exception: BaseException) -> str:

@@ -10,7 +10,6 @@ hard end, and when the master has been silent for `MASTER_SILENCE_S`.
 from __future__ import annotations
 
 import enum
-import functools
 import logging
 import os
 import socket
@@ -20,18 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import numpy as np
-from locust import FastHttpUser, User
 from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
-from surge.locustfiles.client import shared_tls_context
 from surge.locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
+from surge.locustfiles.endings import DISK_FULL, MASTER_LOST
 from surge.locustfiles.health import ProcessHealth
 from surge.locustfiles.histogram import bucket_counts
 from surge.locustfiles.recorder import FLUSH_INTERVAL_S, Recorder
+from surge.locustfiles.user_class import apply_options, prepare_user_class
 
-from surge.errors import ScheduleError
-from surge.results import own_instance_type
-from surge.schedule import Schedule, parse_schedule
+from surge.errors import ExitCode
+from surge.results import check_format_version, own_instance_type
+from surge.schedule import parse_schedule
+from surge.search import stages_from_dicts
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ STOP_DRAIN_S = 1.5  # on a stop command, in-flight requests get this long, then 
 END_DRAIN_MAX_S = 30.0  # at the schedule's end, wait at most this (or the timeout) for responses
 
 MSG_PLAN = "surge_plan"
+#: major version of the plan message: a worker refuses a plan of another major (a master
+#: of a different surge), rather than running a split it may misread
+PLAN_FORMAT_VERSION = 1
 MSG_BEAT = "surge_beat"
 MSG_HEALTH = "surge_health"
 
@@ -64,55 +68,22 @@ class Plan:
     switch_epoch: float  # the new split applies to arrivals from this instant on
     index: int
     count: int
+    #: #20 a search's stages so far (Stage.to_dict rows); None: the schedule's own stages
+    stages: list[dict[str, Any]] | None = None
 
     def to_message(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "format_version": PLAN_FORMAT_VERSION}
 
     @classmethod
     def from_message(cls, data: dict[str, Any]) -> Plan:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        """Raises `FormatVersionError` for a plan of a major version this surge does not know."""
+        check_format_version(data.get("format_version"), {PLAN_FORMAT_VERSION}, "plan", MSG_PLAN)
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def worker_name() -> str:
     """A readable id, unique on a host: ``<hostname>-<pid>``."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def prepare_user_class(schedule: Schedule, classes: dict[str, type[User]]) -> type[User]:
-    """The scenario's User class, aimed at the schedule's target with its timeout.
-
-    A subclass is made rather than the class changed, so the user's locustfile is used
-    exactly as written.
-    """
-    if schedule.scenario.user:
-        if schedule.scenario.user not in classes:
-            raise ScheduleError(
-                [f"scenario.user: no User class {schedule.scenario.user!r} in the locustfiles "
-                 f"(found: {', '.join(sorted(classes)) or 'none'})"],
-                schedule.source,
-            )  # fmt: skip
-        base = classes[schedule.scenario.user]
-    elif len(classes) == 1:
-        base = next(iter(classes.values()))
-    else:
-        raise ScheduleError(
-            [f"scenario.user: several User classes ({', '.join(sorted(classes))}); name one"],
-            schedule.source,
-        )
-    timeout = schedule.limits.timeout_s
-    attrs = {
-        "host": schedule.target,
-        "network_timeout": timeout,
-        "connection_timeout": timeout,
-        "surge_schedule": schedule,
-        "__module__": base.__module__,
-    }
-    if issubclass(base, FastHttpUser) and base.ssl_context_factory is None:
-        # left alone, FastHttpUser builds a TLS context per user, and every slot is a user;
-        # classes that set their own factory keep it
-        factory = functools.partial(shared_tls_context, base.insecure)
-        attrs["ssl_context_factory"] = staticmethod(factory)
-    return type(base.__name__, (base,), attrs)
 
 
 class WorkerEngine:
@@ -138,6 +109,8 @@ class WorkerEngine:
         self._last_master = time.monotonic()
         self._greenlets: list[gevent.Greenlet] = []
         self._stopping = False
+        self._stopper: Any = None
+        self._stopped = gevent.event.Event()  # set once the first stop has written its last part
         #: who this is, in every beat and health report (the master's membership and cost)
         self._identity = {
             "host": socket.gethostname(), "pid": os.getpid(), "instance_type": own_instance_type(),
@@ -162,8 +135,9 @@ class WorkerEngine:
         if plan.target != schedule.target:
             schedule = schedule.with_target(plan.target)
         user_class = prepare_user_class(schedule, self.environment.user_classes_by_name)
+        apply_options(self.environment, schedule)  # the file's own options, from the schedule
         picker = TaskPicker(user_class, dict(schedule.scenario.mix))
-        self._cum = CumulativeRate(schedule.stages)
+        self._cum = CumulativeRate(stages_from_dicts(plan.stages) or schedule.stages)
         split = Split(self._switch_count(plan), plan.index, plan.count)
         self.recorder = Recorder(run_dir=self.run_dir, worker_id=self.worker_id)
         # the recorder listens itself (no wrapper call per request) until `stop` unhooks it
@@ -201,6 +175,9 @@ class WorkerEngine:
     def _resplit(self, plan: Plan) -> None:
         if self.dispatcher is None or self.state is not WorkerState.RUNNING:
             return
+        if plan.stages is not None:  # a search's next step: the same rates before the switch
+            self._cum = CumulativeRate(stages_from_dicts(plan.stages))
+            self.dispatcher.stream.restage(self._cum, self._switch_count(plan))
         self.dispatcher.stream.resplit(Split(self._switch_count(plan), plan.index, plan.count))
         self.dispatcher.nudge()
         self.plan = plan
@@ -213,13 +190,15 @@ class WorkerEngine:
             gevent.sleep(0.1)
             if time.time() >= self.plan.hard_end_epoch:
                 logger.error("hard end reached: stopping")
-                self.stop(drain_s=0.0)
+                # nothing is sent after the hard end; answers already on their way are
+                # still recorded (the target answered them)
+                self.stop(drain_s=STOP_DRAIN_S)
+                self.environment.process_exit_code = int(ExitCode.INFRASTRUCTURE)  # cut short
                 self._quit_process()
                 return
             if self._master_silent():
                 logger.error("no heartbeat from the master for %.0fs: stopping", MASTER_SILENCE_S)
-                self.stop(drain_s=STOP_DRAIN_S)
-                self._quit_process()
+                self._lost_master()
                 return
         drain = min(self._schedule.limits.timeout_s, END_DRAIN_MAX_S)
         drain = min(drain, max(self.plan.hard_end_epoch - time.time(), 0.0))
@@ -228,7 +207,21 @@ class WorkerEngine:
             gevent.sleep(0.5)
         if self.environment.runner is not None and _is_worker(self.environment.runner):
             logger.error("no heartbeat from the master for %.0fs: quitting", MASTER_SILENCE_S)
-            self._quit_process()
+            self._lost_master()
+
+    def _lost_master(self) -> None:
+        """Stop, write what this worker knows into its account, exit with code 4: the
+        run's manifest will not be finished by the master, the report must say so."""
+        if self.recorder is not None:
+            self.recorder.ledger.ending = {
+                "kind": MASTER_LOST, "at": time.time(),
+                "reason": f"no heartbeat from the master for {MASTER_SILENCE_S:g}s",
+            }  # fmt: skip
+        self.stop(drain_s=STOP_DRAIN_S)
+        if self.recorder is not None:
+            self.recorder.ledger.write_account()
+        self.environment.process_exit_code = int(ExitCode.INFRASTRUCTURE)
+        self._quit_process()
 
     def _master_silent(self) -> bool:
         if not _is_worker(self.environment.runner):
@@ -245,19 +238,32 @@ class WorkerEngine:
 
         `keep_backlog`: the schedule ended normally, so arrivals still queued for a slot
         are served while within max_lateness (a stop or the hard end drops them)."""
-        if self.dispatcher is None or self._stopping:
+        if self.dispatcher is None:
+            return
+        if self._stopping and self._stopper is gevent.getcurrent():
+            return  # re-entered from within the first stop: nothing to wait for
+        if self._stopped.is_set() or self._stopping:
+            # a second stop (SIGTERM and the master's quit, Ctrl-C and the hard end...)
+            # waits for the first: returning at once let Locust exit mid-drain and lose
+            # the last part (issue 19). The first stop never calls this again.
+            self._stopped.wait()
             return
         self._stopping = True
-        self.dispatcher.stop(keep_backlog=keep_backlog)
-        self.dispatcher.drain(drain_s)
-        # responses after this are abandoned (not recorded, not counted)
-        assert self.recorder is not None
-        self.environment.events.request.remove_listener(self.recorder.on_request)
-        self.state = WorkerState.DONE
-        self._health.probe.stop()
-        self._send_health()
-        self.recorder.flush(wait=True)
-        self._send_health()
+        self._stopper = gevent.getcurrent()
+        try:
+            self.dispatcher.stop(keep_backlog=keep_backlog)
+            self.dispatcher.drain(drain_s)
+            # responses after this are abandoned (not recorded, not counted)
+            assert self.recorder is not None
+            self.environment.events.request.remove_listener(self.recorder.on_request)
+            self.state = WorkerState.DONE
+            self._health.probe.stop()
+            self.recorder.flush(wait=True)
+            # one last report, "done" only now: the master writes its manifest when every
+            # worker is done, and it must count the last part too
+            self._send_health()
+        finally:
+            self._stopped.set()
 
     # ------------------------------------------------------------------ health
     def beat_loop(self) -> None:
@@ -283,6 +289,20 @@ class WorkerEngine:
             tick += 1
             if tick % ticks_per_flush == 0 and self.recorder is not None:
                 self.recorder.flush()
+                if self.recorder.ledger.failure is not None:
+                    gevent.spawn(self._write_failed, self.recorder.ledger.failure)
+                    return
+
+    def _write_failed(self, failure: str) -> None:
+        """A part could not be written (a full disk): stop sending, keep what is on disk,
+        tell the master (the health report carries `failure`) and leave, exit code 4."""
+        logger.error("%s: stopping this worker", failure)
+        assert self.recorder is not None
+        self.recorder.ledger.ending = {"kind": DISK_FULL, "at": time.time(), "reason": failure}
+        self.stop(drain_s=STOP_DRAIN_S)
+        self.environment.process_exit_code = int(ExitCode.INFRASTRUCTURE)
+        if _is_worker(self.environment.runner):
+            self._quit_process()
 
     def _send_health(self) -> None:
         if self.dispatcher is None or self.recorder is None:
@@ -313,6 +333,9 @@ class WorkerEngine:
             "lag_hist": bucket_counts(lag_us),
             **lag,
             **summary,
+            # parts written since the last report (name -> rows) and a write failure
+            "parts": self.recorder.ledger.take_new(),
+            "failure": self.recorder.ledger.failure,
         }
         try:
             self.environment.runner.send_message(MSG_HEALTH, data)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import enum
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,14 @@ from surge.provisioning.agent_clock import (
     utcnow,
     wait_until,
 )
+from surge.provisioning.agent_endings import Ending, note_for_master, worker_exit_code
 from surge.provisioning.agent_settings import AgentSettings, Role
 from surge.provisioning.agent_sync import RunUploader, StopWatcher
+from surge.provisioning.scenario import ScenarioSetup, fleet_scenario, local_scenario
+from surge.provisioning.spot import IMDS_ENDPOINT_ENV, SpotWatcher
 
 from surge.errors import ExitCode, SurgeError
-from surge.results import INSTANCE_TYPE_ENV, MANIFEST, REQUESTS_DIR
+from surge.results import INSTANCE_TYPE_ENV, REQUESTS_DIR, Manifest
 from surge.s3 import S3Error, S3Store, S3Url, run_url
 from surge.schedule import Schedule, parse_schedule
 
@@ -60,14 +63,8 @@ POWEROFF_COMMAND = ("systemctl", "poweroff")
 
 log = logging.getLogger("surge.agent")
 
-
-class Ending(enum.Enum):
-    """Why the load ended, as logged and as the exit code reports it."""
-
-    FINISHED = "finished"  # Locust exited by itself (end of schedule, worker lost its master)
-    ABORTED = "aborted"  # the kill switch
-    HARD_END = "hard end"  # the dead-man's switch
-    SIGNALLED = "signalled"  # SIGTERM/SIGINT to the agent (instance shutting down, Ctrl-C)
+#: the master's last step: build the report in a run directory, return its exit code
+ReportStep = Callable[[Path], int]
 
 
 class Agent:
@@ -81,8 +78,15 @@ class Agent:
         run_dir: the local run directory mirrored to `run`.
     """
 
-    def __init__(self, *, settings: AgentSettings, store: S3Store | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: AgentSettings,
+        store: S3Store | None = None,
+        report: ReportStep | None = None,
+    ) -> None:
         self.settings = settings
+        self.report = report
         self.store = store or S3Store(
             endpoint_url=settings.s3_endpoint, region=settings.region, on_retry=_log_retry
         )
@@ -90,9 +94,11 @@ class Agent:
         self.run = run_url(settings.bucket, settings.run_id)
         self.run_dir = settings.run_dir
         self.processes: list[subprocess.Popen] = []
+        self.scenario: ScenarioSetup | None = None  # set once the schedule is read
         self.signalled = threading.Event()
         self.stop_watcher = StopWatcher(self.poll_store, self.run, self._request_stop)
         self._stop_requested = threading.Event()
+        self.spot = SpotWatcher(self._on_spot_notice) if self._watch_spot() else None
 
     # ------------------------------------------------------------ the whole life
 
@@ -107,8 +113,14 @@ class Agent:
         s3_failed = False
         try:
             schedule = self.fetch_schedule()
+            self.scenario = fleet_scenario(  # bundle checked and unpacked, secrets read
+                self.store, schedule, bucket=self.settings.bucket, run_dir=self.run_dir,
+                region=self.settings.region,
+            )  # fmt: skip
             self.log_clock()
             self.stop_watcher.start()
+            if self.spot is not None:
+                self.spot.start()
             launch_at = self.wait_for_start(schedule)
             if launch_at is None:
                 code = ExitCode.INTERRUPTED
@@ -122,8 +134,13 @@ class Agent:
             log.error("error: %s", exc)
             code = exc.exit_code
             s3_failed = isinstance(exc, S3Error)
+        except Exception:  # a bug: exit 5 like the CLI, traceback in the uploaded agent log
+            log.exception("error: internal error")
+            code = ExitCode.INTERNAL_ERROR
         finally:
             self.stop_watcher.close()
+            if self.spot is not None:
+                self.spot.close()
             self._stop_processes()
         log.info("agent exits with %d", code)
         _flush_logs()
@@ -178,10 +195,13 @@ class Agent:
         self.processes = [self._spawn(argv, name) for name, argv in self._commands(schedule)]
         while any(p.poll() is None for p in self._watched()):
             if self._stop_requested.is_set():
+                ending = self._why_stopped()
+                self._note(ending)  # before the signal: the master's manifest says who
                 self._stop_processes()
-                return Ending.SIGNALLED if self.signalled.is_set() else Ending.ABORTED
+                return ending
             if time.time() >= hard_end:
                 log.warning("hard end %s reached: stopping", dt.datetime.fromtimestamp(hard_end))
+                self._note(Ending.HARD_END)
                 self._stop_processes()
                 return Ending.HARD_END
             time.sleep(SUPERVISE_POLL_S)
@@ -199,7 +219,7 @@ class Agent:
 
         path = self.run_dir / SCHEDULE_FILE
         common: dict[str, Any] = {
-            "scenario_locustfile": local._scenario_path(path, schedule.scenario.locustfile),
+            "scenario_locustfile": self._setup(schedule).locustfile,
             "run_dir": self.run_dir,
             "run_id": self.settings.run_id,
             "master_port": self.settings.master_port,
@@ -224,23 +244,52 @@ class Agent:
             for i in range(self.settings.worker_processes)
         ]
 
+    def _setup(self, schedule: Schedule) -> ScenarioSetup:
+        """The scenario `run_once` prepared; a schedule given directly runs the local way."""
+        if self.scenario is None:
+            self.scenario = local_scenario(self.run_dir / SCHEDULE_FILE, schedule)
+        return self.scenario
+
     def _spawn(self, argv: list[str], name: str) -> subprocess.Popen:
         from surge.provisioning import local
 
         logs = self.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(local.REPO_ROOT), *sys.path])}
+        # the scenario's folder is the working directory; its env and secrets are added
+        setup = self.scenario or ScenarioSetup(locustfile=Path(), cwd=self.run_dir)
+        env = setup.process_env()
+        env["PYTHONPATH"] = os.pathsep.join([local.python_path(), *sys.path])
         if self.settings.instance_type:  # the engine reports it; the report prices the fleet
             env[INSTANCE_TYPE_ENV] = self.settings.instance_type
         with open(logs / f"locust-{name}.log", "ab") as out:
             proc = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, cwd=local.REPO_ROOT, start_new_session=True,
+                env=env, cwd=setup.cwd, start_new_session=True,
             )  # fmt: skip
         log.info("started %s (pid %d)", name, proc.pid)
         return proc
 
     def _request_stop(self) -> None:
+        self._stop_requested.set()
+
+    def _why_stopped(self) -> Ending:
+        if self.signalled.is_set():
+            return Ending.SIGNALLED
+        if self.spot is not None and self.spot.notice is not None:
+            return Ending.SPOT
+        return Ending.ABORTED
+
+    def _note(self, ending: Ending) -> None:
+        if self.settings.role is Role.MASTER:
+            note_for_master(self.run_dir, ending, self.stop_watcher.body)
+
+    def _watch_spot(self) -> bool:
+        """Workers on EC2 (or wherever the metadata endpoint is set) watch for a notice."""
+        on_ec2 = bool(self.settings.instance_type or os.environ.get(IMDS_ENDPOINT_ENV))
+        return self.settings.role is Role.WORKER and on_ec2
+
+    def _on_spot_notice(self, notice: dict[str, Any]) -> None:
+        log.warning("spot interruption at %s: stopping this worker", notice.get("time"))
         self._stop_requested.set()
 
     def on_signal(self, signum: int, _frame: Any = None) -> None:
@@ -273,7 +322,7 @@ class Agent:
     def finish(self, schedule: Schedule, ending: Ending) -> int:
         if self.settings.role is Role.WORKER:
             self.mark_done()
-            return ExitCode.INTERRUPTED if ending is Ending.SIGNALLED else ExitCode.PASSED
+            return worker_exit_code(ending, [p.returncode for p in self.processes])
         self.wait_for_workers()
         code = self.build_and_upload_report()
         if ending is Ending.SIGNALLED:
@@ -310,11 +359,11 @@ class Agent:
 
     def _manifest_workers(self) -> set[str]:
         try:
-            manifest = json.loads((self.run_dir / MANIFEST).read_text())
-        except (OSError, ValueError):
+            manifest = Manifest.load(self.run_dir)
+        except SurgeError:
             return set()
-        lost = {str(w.get("id")) for w in manifest.get("lost_workers", []) if isinstance(w, dict)}
-        workers = {str(w.get("id")) for w in manifest.get("workers", []) if w.get("id")}
+        lost = {str(w.get("id")) for w in manifest.lost_workers}
+        workers = {w.id for w in manifest.workers if w.id}
         return workers - lost  # a lost worker's parts, if any, come with its agent's mark
 
     def _done_workers(self) -> set[str]:
@@ -329,14 +378,14 @@ class Agent:
         return done
 
     def build_and_upload_report(self) -> int:
-        """Gather every worker's parts from S3, build the report, upload it."""
-        from surge.analysis import build_report
-
+        """Gather every worker's parts from S3, build the report (`report/` goes up with
+        the final upload). The report step is the caller's (`surge agent` passes the
+        analysis), so provisioning never imports analysis."""
         self.store.download_tree(self.run.join(REQUESTS_DIR), self.run_dir / REQUESTS_DIR)
-        report = build_report(self.run_dir)  # report/ goes up with the final upload
-        verdict = report.verdict
-        log.info("verdict: %s", verdict.headline())
-        return int(verdict.exit_code)
+        if self.report is None:
+            log.warning("no report step given: the run is uploaded without a report")
+            return ExitCode.PASSED
+        return int(self.report(self.run_dir))
 
 
 def _signal(proc: subprocess.Popen, sig: int) -> None:
@@ -373,14 +422,17 @@ def power_off() -> None:
         log.error("power-off failed: %s", exc)
 
 
-def run_agent(settings: AgentSettings) -> int:
-    """The whole agent: logging, signals, the run, optional power-off. Returns the exit code."""
+def run_agent(settings: AgentSettings, report: ReportStep | None = None) -> int:
+    """The whole agent: logging, signals, the run, optional power-off. Returns the exit code.
+
+    `report` builds the master's report in the run directory and returns the verdict's
+    exit code (`surge agent` passes the analysis)."""
     setup_logging(settings)
     log.info(
         "surge agent %s: role %s, run %s, bucket %s",
         settings.agent_id, settings.role.value, settings.run_id, settings.bucket,
     )  # fmt: skip
-    agent = Agent(settings=settings)
+    agent = Agent(settings=settings, report=report)
     previous = {s: signal.signal(s, agent.on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         code = agent.run_once()

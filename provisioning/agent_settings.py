@@ -34,7 +34,6 @@ from pathlib import Path
 from surge.errors import SurgeError
 
 MASTER_PORT = 5557  # Locust workers -> master (ZeroMQ)
-UI_PORT = 8089
 DEFAULT_WORK_DIR = "/var/lib/surge"
 DEFAULT_ENV_FILE = "/etc/surge/agent.env"
 REQUIRED_KEYS = ("SURGE_ROLE", "SURGE_BUCKET", "SURGE_SCHEDULE_KEY", "SURGE_RUN_ID")

@@ -2,15 +2,21 @@
 
 `RunUploader` mirrors the local run directory to ``s3://bucket/runs/<run_id>/``
 every `UPLOAD_INTERVAL_S`, so an instance that dies has uploaded all but its
-last few seconds of request parts. An upload that fails is retried on the next
-round; the files stay on disk either way. `StopWatcher` polls the run's stop
-object (the fleet-wide kill switch) every `STOP_POLL_S`.
+last few seconds of request parts. Nothing is ever deleted locally. When S3 cannot
+be reached, files that could not be uploaded stay on disk and the next rounds come
+with a growing backoff (up to `MAX_BACKOFF_S`) while the run goes on; after the run,
+`final_sync` keeps trying for `FINAL_RETRY_S` and then fails naming every file that
+is still only local (the agent exits with the infrastructure code). `StopWatcher`
+polls the run's stop object (the fleet-wide kill switch) every `STOP_POLL_S`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +25,11 @@ from surge.results import STATUS_FILE
 from surge.s3 import S3Error, S3Store, S3Url, stop_url
 
 UPLOAD_INTERVAL_S = 5.0  # parts are written at least every 10 s; half that keeps loss < 10 s
+MAX_BACKOFF_S = 30.0  # S3 unreachable: rounds back off from the interval up to this
+#: after the run, how long to keep retrying uploads before giving up (exit 4)
+FINAL_RETRY_S = float(os.environ.get("SURGE_UPLOAD_RETRY_S") or 300.0)
+FINAL_RETRY_PAUSE_S = 2.0
+MAX_NAMED_FILES = 20  # files named in the final error (the rest are counted)
 STOP_POLL_S = 1.0  # the kill switch must stop all load within 5 s; the issue allows <= 2 s
 
 log = logging.getLogger("surge.agent")
@@ -57,8 +68,11 @@ class RunUploader:
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.sync(include_status=False)
+        wait = self.interval_s
+        while not self._stop.wait(wait):
+            left = self.sync(include_status=False)
+            # an outage: back off (files stay on disk), back to the interval once it is over
+            wait = min(wait * 2, MAX_BACKOFF_S) if left else self.interval_s
 
     def stop(self) -> None:
         self._stop.set()
@@ -105,15 +119,26 @@ class RunUploader:
             self.failed.pop(rel, None)
         return left
 
-    def final_sync(self) -> None:
-        """The last upload after the run; raises S3Error when anything is still missing."""
+    def final_sync(self, retry_s: float | None = None) -> None:
+        """The last upload after the run, retried for `retry_s` (default `FINAL_RETRY_S`);
+        raises S3Error naming the files still only on local disk."""
         self.stop()
+        deadline = time.monotonic() + (FINAL_RETRY_S if retry_s is None else retry_s)
         left = self.sync(include_status=True)
+        while left and time.monotonic() < deadline:
+            log.warning("%d result files not in S3 yet; retrying", left)
+            time.sleep(min(FINAL_RETRY_PAUSE_S, max(deadline - time.monotonic(), 0.0)))
+            left = self.sync(include_status=True)
         if left:
             first = next(iter(self.failed.values()))
+            names = sorted(p.as_posix() for p in self.failed)
+            shown = ", ".join(names[:MAX_NAMED_FILES])
+            more = (
+                f" and {len(names) - MAX_NAMED_FILES} more" if len(names) > MAX_NAMED_FILES else ""
+            )
             raise S3Error(
                 f"{left} result files could not be uploaded and are kept in "
-                f"{self.run_dir}: {first.what}",
+                f"{self.run_dir}: {shown}{more} ({first.what})",
                 str(self.prefix),
                 first.failure,
             )
@@ -139,6 +164,7 @@ class StopWatcher:
         self.on_stop = on_stop
         self.poll_s = poll_s or STOP_POLL_S
         self.stopped = threading.Event()
+        self.body: dict = {}  # the stop object: reason, host, requested_at (who and when)
         self._quit = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -157,9 +183,18 @@ class StopWatcher:
             return False
         if found:
             log.warning("stop requested (%s)", self.url)
+            self.body = self._read_body()
             self.stopped.set()
             self.on_stop()
         return found
+
+    def _read_body(self) -> dict:
+        try:
+            body = json.loads(self.store.get_bytes(self.url))
+        except (SurgeError, ValueError) as exc:
+            log.warning("cannot read the stop object's reason: %s", exc)
+            return {}
+        return body if isinstance(body, dict) else {}
 
     def _loop(self) -> None:
         while not self._quit.is_set() and not self.check():

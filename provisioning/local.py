@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from surge.errors import InfrastructureError
-from surge.results import MANIFEST, STATUS_FILE
+from surge.provisioning.scenario import ScenarioSetup, find_locustfile, local_scenario
+
+from surge.errors import InfrastructureError, SurgeError
+from surge.results import FINAL_STATES, STATUS_FILE, Manifest
 from surge.schedule import load_schedule
 
 ENGINE_LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "engine.py"
@@ -31,7 +33,6 @@ LOOPBACK = "127.0.0.1"
 POLL_INTERVAL_S = 0.5
 STOP_GRACE_S = 10.0  # after SIGINT/SIGTERM, how long processes get before SIGKILL
 START_SLACK_S = 60.0  # beyond the hard end, for process start-up and final writes
-WORKER_CONNECT_WAIT_S = 30.0
 
 
 class Role(enum.Enum):
@@ -57,7 +58,7 @@ class LocalRunResult:
     run_dir: Path
     interrupted: bool = False
     worker_exit_codes: list[int | None] = field(default_factory=list)
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -113,12 +114,8 @@ def locust_command(
 
 
 def _scenario_path(schedule_path: Path, locustfile: str) -> Path:
-    """A schedule's locustfile, relative to the schedule, else the repository (the default)."""
-    for base in (schedule_path.parent, REPO_ROOT, Path.cwd()):
-        candidate = (base / locustfile).resolve()
-        if candidate.is_file():
-            return candidate
-    raise InfrastructureError(f"scenario locustfile not found: {locustfile}", str(schedule_path))
+    """A schedule's locustfile, relative to the schedule, else surge's own (the default)."""
+    return find_locustfile(Path(schedule_path).resolve().parent, locustfile, str(schedule_path))
 
 
 def run_local(
@@ -133,41 +130,48 @@ def run_local(
     web_port: int = 8089,
     extra_args: Sequence[str] = (),
     log_dir: str | Path | None = None,
+    scenario: ScenarioSetup | None = None,
+    web_host: str = LOOPBACK,
+    ui_hold: Callable[[], None] | None = None,
 ) -> LocalRunResult:
     """Run a schedule on this machine and wait for it to finish.
 
     ``workers=0`` runs a single standalone process. `on_status` is called with each new
     ``status.json`` while the run lasts. Ctrl-C stops every process cleanly (SIGINT,
-    then SIGKILL after `STOP_GRACE_S`) and is re-raised after cleanup.
+    then SIGKILL after `STOP_GRACE_S`) and is re-raised after cleanup. `scenario`
+    defaults to the locustfile beside the schedule (`provisioning.scenario`). With a UI,
+    `ui_hold` is called once the run is over while the UI still serves (``surge run --ui``:
+    report, then wait for Enter); everything stops when it returns.
     """
-    schedule_path = Path(schedule_path)
+    schedule_path = Path(schedule_path).resolve()  # Locust runs in the scenario's folder
     schedule = load_schedule(schedule_path)
     if target:
         schedule = schedule.with_target(target)
-    scenario = _scenario_path(schedule_path, schedule.scenario.locustfile)
-    run_dir = Path(run_dir)
+    setup = scenario or local_scenario(schedule_path, schedule)
+    scenario = setup.locustfile
+    run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    logs = Path(log_dir) if log_dir else run_dir / "logs"
+    logs = Path(log_dir).resolve() if log_dir else run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     common = {"scenario_locustfile": scenario, "run_dir": run_dir, "run_id": run_id}
     role = Role.MASTER if workers > 0 else Role.STANDALONE
     master_cmd = locust_command(
         role, schedule_path=schedule_path, target=target, master_port=port,
-        expect_workers=max(workers, 1), ui=ui, web_port=web_port,
+        expect_workers=max(workers, 1), ui=ui, web_port=web_port, web_host=web_host,
         extra_args=extra_args, **common,
     )  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {**setup.process_env(), "PYTHONPATH": python_path()}
     procs: list[subprocess.Popen] = []
     interrupted = False
     started = time.time()
     deadline = _deadline(schedule, started, ui)
     try:
-        master = _spawn(master_cmd, logs / "master.log", env)
+        master = _spawn(master_cmd, logs / "master.log", env, setup.cwd)
         procs.append(master)
         for i in range(workers):
             cmd = locust_command(Role.WORKER, master_port=port, **common)
-            procs.append(_spawn(cmd, logs / f"worker-{i}.log", env))
+            procs.append(_spawn(cmd, logs / f"worker-{i}.log", env, setup.cwd))
         last_status = None
         while master.poll() is None:
             if time.time() > deadline:
@@ -175,10 +179,14 @@ def run_local(
                     "the run did not end by the schedule's hard end; stopped it", str(run_dir)
                 )
             last_status = _report_status(run_dir, last_status, on_status)
+            if ui_hold is not None and _run_over(run_dir):
+                break  # a UI master outlives the run; the run itself is over
             time.sleep(POLL_INTERVAL_S)
         _report_status(run_dir, last_status, on_status)
+        if ui_hold is not None and master.poll() is None:
+            ui_hold()
         for p in procs[1:]:
-            _wait(p, STOP_GRACE_S)
+            _wait(p, STOP_GRACE_S if master.poll() is not None else 0.0)
     except KeyboardInterrupt:
         interrupted = True
         raise
@@ -187,8 +195,8 @@ def run_local(
         if interrupted:
             _report_status(run_dir, None, on_status)
     manifest = None
-    with contextlib.suppress(OSError, ValueError):
-        manifest = json.loads((run_dir / MANIFEST).read_text())
+    with contextlib.suppress(SurgeError):  # none, or a broken one: the exit code says why
+        manifest = Manifest.load(run_dir)
     return LocalRunResult(
         exit_code=procs[0].returncode if procs[0].returncode is not None else 1,
         run_dir=run_dir,
@@ -196,6 +204,15 @@ def run_local(
         worker_exit_codes=[p.returncode for p in procs[1:]],
         manifest=manifest,
     )
+
+
+def _run_over(run_dir: Path) -> bool:
+    """status.json says the run ended (the master writes it last, in one rename)."""
+    try:
+        state = json.loads((run_dir / STATUS_FILE).read_text()).get("state")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return state in {s.value for s in FINAL_STATES}
 
 
 def _deadline(schedule: Any, started: float, ui: bool) -> float:
@@ -208,12 +225,24 @@ def _deadline(schedule: Any, started: float, ui: bool) -> float:
     return hard_end + START_SLACK_S
 
 
-def _spawn(cmd: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+def python_path() -> str:
+    """PYTHONPATH for Locust processes: a source checkout's root (its tests' scenarios
+    import ``tests.helpers``); an installed surge needs nothing, and adding the package
+    folder would expose its rooms (``locustfiles``...) as top-level names."""
+    current = os.environ.get("PYTHONPATH", "")
+    if (REPO_ROOT / "setup.cfg").is_file():
+        return f"{REPO_ROOT}{os.pathsep}{current}"
+    return current
+
+
+def _spawn(
+    cmd: list[str], log_path: Path, env: dict[str, str], cwd: Path = REPO_ROOT
+) -> subprocess.Popen:
     log = open(log_path, "ab")  # noqa: SIM115 (kept open for the child's lifetime)
     try:
         return subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=REPO_ROOT, start_new_session=True,
+            env=env, cwd=cwd, start_new_session=True,
         )  # fmt: skip
     finally:
         log.close()

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian tools that surge's lint, tests and benchmarks drive for real
-# (packer, chromium, shellcheck, debootstrap, wrk, nginx). Idempotent: it only calls
+# (packer, chromium, shellcheck, debootstrap, wrk, nginx, prometheus: the metrics test
+# scrapes a run's master with the real server). Idempotent: it only calls
 # apt-get when something is missing. Needs root (or passwordless sudo).
 set -euo pipefail
 
-wanted=(packer chromium shellcheck debootstrap wrk nginx systemd)
+wanted=(packer chromium shellcheck debootstrap wrk nginx systemd prometheus)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

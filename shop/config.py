@@ -29,6 +29,8 @@ DEFAULT_CLIENT_ID = "surge-shop"
 DEFAULT_TOKEN_TTL_S = 3600.0
 #: Lambda reclaims idle execution environments after minutes; 10 min is a middle guess
 DEFAULT_IDLE_TIMEOUT_S = 600.0
+#: API Gateway's integration timeout: no answer takes longer than this in the original stack
+API_GATEWAY_TIMEOUT_S = 29.0
 
 
 class ShopConfigError(UsageError):
@@ -50,6 +52,9 @@ class ShopConfig:
         shards: partition keys per product (write sharding).
         write_retries: SDK-like retries of a throttled write before answering 500
             (the Node.js SDK v2 default for DynamoDB is 10).
+        function_timeout_s: how long the buy function may keep retrying a throttled write
+            before it answers 500 (None: only `write_retries` bound it). The original's
+            limit was API Gateway's 29 s (`API_GATEWAY_TIMEOUT_S`); the demo scales it.
         cold_start_s: init delay of a new function instance (0: no instance model).
         idle_timeout_s: an idle instance goes cold after this long.
         concurrency_limit: concurrent instances over all functions (None: unlimited); 429 beyond.
@@ -74,6 +79,7 @@ class ShopConfig:
     write_burst: float | None = None
     shards: int = 1
     write_retries: int = 0
+    function_timeout_s: float | None = None
     cold_start_s: float = 0.0
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     concurrency_limit: int | None = None
@@ -118,6 +124,8 @@ class ShopConfig:
         ]
         if self.write_capacity is not None:
             checks.append((self.write_capacity > 0, "--write-capacity", "must be positive"))
+        if self.function_timeout_s is not None:
+            checks.append((self.function_timeout_s > 0, "--function-timeout", "must be positive"))
         if self.write_burst is not None:
             checks.append((self.write_burst >= 1, "--write-burst", "must be at least 1"))
         if self.concurrency_limit is not None:
@@ -134,6 +142,11 @@ class ShopConfig:
             modes.append(
                 f"write capacity {self.write_capacity:g}/s per key x {self.shards} keys,"
                 f" {self.write_retries} retries"
+                + (
+                    f" within {self.function_timeout_s:g}s"
+                    if self.function_timeout_s is not None
+                    else ""
+                )
             )
         if self.cold_start_s > 0:
             modes.append(f"cold start {self.cold_start_s * 1000:g}ms")

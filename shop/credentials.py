@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from surge.atomic import atomic_write
+
 #: the seed `surge shop` uses unless told otherwise; scenarios default to it too
 DEFAULT_SEED = "surge"
 CREDENTIALS_FORMAT_VERSION = 1
@@ -60,14 +62,12 @@ def credentials_document(
 
 def write_credentials_file(path: Path, document: dict[str, Any]) -> None:
     """Write the document readable by the owner only (it holds the admin key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle, indent=1)
-        handle.write("\n")
-    tmp.replace(path)
 
+    def write(tmp: Path) -> None:
+        # created owner-only: never readable by others, not even for an instant
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(document, handle, indent=1)
+            handle.write("\n")
 
-def read_credentials_file(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    atomic_write(path, write)

@@ -18,6 +18,7 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 2
     UNTRUSTWORTHY = 3
     INFRASTRUCTURE = 4
+    INTERNAL_ERROR = 5  # a crash (a bug in surge): never 0 or 1, so CI cannot misread it
     INTERRUPTED = 130
 
 
@@ -55,10 +56,9 @@ class RunDirError(SurgeError):
     """A run directory that is missing, partial, corrupt or of an unknown format."""
 
 
-class UntrustworthyError(SurgeError):
-    """The generators could not keep up, so the numbers cannot be trusted."""
-
-    exit_code = ExitCode.UNTRUSTWORTHY
+class FormatVersionError(RunDirError):
+    """A versioned document (manifest, status, summary, plan message) of a major version
+    this surge does not know: written by a newer (or much older) surge."""
 
 
 class InfrastructureError(SurgeError):

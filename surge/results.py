@@ -19,22 +19,38 @@ import datetime as dt
 import enum
 import json
 import os
-import platform
 import re
-import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from surge import __version__
+from surge.atomic import atomic_write, atomic_write_bytes
 from surge.errors import RunDirError
+from surge.manifest import (  # the manifest's type lives in its own module; this is its door
+    DEFAULT_RESULTS_DIR,
+    FINAL_STATES,
+    FORMAT_VERSION,
+    KNOWN_FORMAT_VERSIONS,
+    MANIFEST,
+    Abort,
+    AbortedBy,
+    Manifest,
+    MasterEntry,
+    RunState,
+    Totals,
+    WorkerEntry,
+    check_format_version,
+    read_manifest,
+)
 
-FORMAT_VERSION = 1
-KNOWN_FORMAT_VERSIONS = frozenset({1})
-MANIFEST = "manifest.json"
+__all__ = [  # re-exported: the manifest's names, reached through the results module
+    "DEFAULT_RESULTS_DIR", "FINAL_STATES", "FORMAT_VERSION", "KNOWN_FORMAT_VERSIONS",
+    "MANIFEST", "Abort", "AbortedBy", "Manifest", "MasterEntry", "RunState", "Totals",
+    "WorkerEntry", "check_format_version", "read_manifest",
+]  # fmt: skip
 #: environment variable a generator process reads its EC2 instance type from (the agent
 #: sets it from Terraform's SURGE_INSTANCE_TYPE); the manifest's workers and master carry
 #: it as ``instance_type`` so the report can price the fleet
@@ -49,7 +65,10 @@ def own_instance_type() -> str | None:
 REQUESTS_DIR = "requests"
 HEALTH_FILE = "health.parquet"
 STATUS_FILE = "status.json"
+STATUS_FORMAT_VERSION = 1  # major version of status.json; readers refuse another
 REPORT_DIR = "report"
+SUMMARY_FILE = "summary.json"  # in REPORT_DIR: the report's numbers for CI and dashboards
+SUMMARY_VERSION = 1  # major version of summary.json (its key is summary_version)
 PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 COMPRESSION = "zstd"
 #: per-column Parquet encodings of request parts (how bytes are laid out, not the schema):
@@ -117,38 +136,12 @@ def make_run_id(schedule_name: str, now: dt.datetime | None = None) -> str:
     return f"{schedule_name}-{now:%Y%m%dT%H%M%SZ}"
 
 
-def now_us() -> int:
-    """Wall-clock microseconds since the Unix epoch (UTC), the unit of every timestamp."""
-    return int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
-
-
 # ---------------------------------------------------------------- writing
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _atomic_write_table(path: Path, table: pa.Table, **options: Any) -> None:
     """Write a Parquet file so that a reader sees all of it or none of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        pq.write_table(table, tmp, compression=COMPRESSION, **options)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression=COMPRESSION, **options))
 
 
 def requests_table(columns: Mapping[str, Sequence[Any] | pa.Array]) -> pa.Table:
@@ -208,81 +201,7 @@ def write_health(run_dir: str | Path, rows: Mapping[str, Sequence[Any]]) -> Path
     return path
 
 
-def tool_versions() -> dict[str, str]:
-    try:
-        from importlib.metadata import version
-
-        locust_version = version("locust")
-    except Exception:  # pragma: no cover - locust is a hard dependency
-        locust_version = "unknown"
-    return {"surge": __version__, "locust": locust_version, "python": platform.python_version()}
-
-
-def build_manifest(
-    *,
-    run_id: str,
-    schedule: Any,
-    started_at: dt.datetime | None,
-    ended_at: dt.datetime | None,
-    workers: Sequence[Mapping[str, Any]] = (),
-    clock_offsets_ms: Mapping[str, float] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """A manifest dict in the contract's shape. `schedule` is a `surge.schedule.Schedule`."""
-
-    def iso(t: dt.datetime | None) -> str | None:
-        return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if t else None
-
-    return {
-        "format_version": FORMAT_VERSION,
-        "run_id": run_id,
-        "schedule": schedule.to_dict(),
-        "schedule_yaml": schedule.text,
-        "versions": tool_versions(),
-        "host": socket.gethostname(),
-        "workers": [dict(w) for w in workers],
-        "started_at": iso(started_at),
-        "ended_at": iso(ended_at),
-        "clock_offsets_ms": dict(clock_offsets_ms or {}),
-        **extra,
-    }
-
-
-def write_manifest(run_dir: str | Path, manifest: Mapping[str, Any]) -> Path:
-    if manifest.get("format_version") not in KNOWN_FORMAT_VERSIONS:
-        raise ValueError("manifest must carry a known format_version (use build_manifest)")
-    path = Path(run_dir) / MANIFEST
-    _atomic_write_bytes(path, json.dumps(manifest, indent=2, sort_keys=True).encode())
-    return path
-
-
 # ---------------------------------------------------------------- reading
-
-
-def read_manifest(run_dir: str | Path) -> dict[str, Any]:
-    """Load and check a run's manifest. Raises RunDirError naming what is wrong."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirError("run directory not found", str(run_dir))
-    path = run_dir / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunDirError(
-            "no manifest.json: not a surge run directory, or an incomplete one", str(path)
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"manifest.json is not valid JSON: {exc}", str(path)) from None
-    if not isinstance(manifest, dict):
-        raise RunDirError("manifest.json is not a JSON object", str(path))
-    version = manifest.get("format_version")
-    if version not in KNOWN_FORMAT_VERSIONS:
-        known = ", ".join(map(str, sorted(KNOWN_FORMAT_VERSIONS)))
-        raise RunDirError(
-            f"unknown format_version {version!r}; this surge {__version__} reads version {known}",
-            str(path),
-        )
-    return manifest
 
 
 def list_parts(run_dir: str | Path) -> list[Path]:
@@ -300,14 +219,16 @@ def list_parts(run_dir: str | Path) -> list[Path]:
     return parts
 
 
-def read_requests(run_dir: str | Path, columns: Sequence[str] | None = None) -> pa.Table:
+def read_requests(
+    run_dir: str | Path, columns: Sequence[str] | None = None, skip: Collection[Path] = ()
+) -> pa.Table:
     """All request records of a run as one Arrow table (only `columns`, when given).
 
     Dictionary columns stay dictionary-encoded, so ``to_pandas()`` yields
     categoricals: 10 million rows fit in memory comfortably.
     """
     read_manifest(run_dir)
-    parts = list_parts(run_dir)
+    parts = [p for p in list_parts(run_dir) if p not in skip]  # skip: known damaged parts
     if not parts:
         raise RunDirError(
             "no request parts under requests/: the run recorded nothing", str(run_dir)
@@ -350,16 +271,48 @@ def read_health(run_dir: str | Path) -> pa.Table | None:
         raise RunDirError(f"corrupt health file: {exc}", str(path)) from None
 
 
+def read_summary(report_dir: str | Path) -> dict[str, Any]:
+    """A report's ``summary.json`` (written by `surge report`), version checked.
+
+    Raises `RunDirError` when it is missing or not JSON, `FormatVersionError` (exit 2)
+    for a summary of a major version this surge does not know."""
+    path = Path(report_dir) / SUMMARY_FILE
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"cannot read the report summary: {exc}", str(path)) from None
+    if not isinstance(summary, dict):
+        raise RunDirError("summary.json is not a JSON object", str(path))
+    check_format_version(summary.get("summary_version"), {SUMMARY_VERSION}, "summary", str(path))
+    return summary
+
+
 def write_status(run_dir: str | Path, status: Mapping[str, Any]) -> Path:
     """Replace ``status.json`` atomically (readers never see half a file)."""
     path = Path(run_dir) / STATUS_FILE
-    _atomic_write_bytes(path, json.dumps(status, indent=1, sort_keys=True).encode())
+    versioned = {**status, "format_version": STATUS_FORMAT_VERSION}
+    # rewritten every second: an fsync each time would cost more than a lost status is worth
+    atomic_write_bytes(path, json.dumps(versioned, indent=1, sort_keys=True).encode(), fsync=False)
     return path
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any] | None:
-    """The live (or final) status of a run, or None when there is none yet."""
+    """The live (or final) status of a run, or None when there is none yet.
+
+    Raises `FormatVersionError` (exit 2) for a status of a major version this surge does
+    not know; one without a version is the first one."""
     try:
-        return json.loads((Path(run_dir) / STATUS_FILE).read_text())
+        return parse_status(
+            (Path(run_dir) / STATUS_FILE).read_text(), str(Path(run_dir) / STATUS_FILE)
+        )
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def parse_status(text: str, where: str = STATUS_FILE) -> dict[str, Any]:
+    """A ``status.json`` document, version checked (`json.JSONDecodeError` if not JSON)."""
+    status = json.loads(text)
+    if not isinstance(status, dict):
+        raise json.JSONDecodeError("status.json is not an object", text, 0)
+    check_format_version(status.get("format_version", 1), {STATUS_FORMAT_VERSION}, "status", where)
+    return status

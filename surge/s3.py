@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from surge.atomic import atomic_write_bytes
 from surge.errors import InfrastructureError, UsageError
 
 ENDPOINT_ENV = "AWS_ENDPOINT_URL"  # the standard setting, honoured by boto3 itself too
@@ -235,17 +236,7 @@ class S3Store:
 
     def get_file(self, url: S3Url, path: str | Path) -> Path:
         """Download to `path` atomically, so an interrupted fetch leaves no half file."""
-        path = Path(path)
-        data = self.get_bytes(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_bytes(path, self.get_bytes(url), fsync=False)
 
     def exists(self, url: S3Url) -> bool:
         def head() -> bool:

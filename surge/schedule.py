@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from surge.errors import ScheduleError
-from surge.thresholds import Threshold, parse_rule
+from surge.search import SearchSpec, check_service_level, parse_search
+from surge.thresholds import Threshold, parse_scoped_rule
 from surge.units import format_duration, parse_duration
 
 MAX_FILE_BYTES = 1 << 20  # a schedule is a page of YAML; a megabyte is a mistake or an attack
@@ -34,6 +35,8 @@ MAX_TOTAL_DURATION_S = 7 * 24 * 3600.0
 MAX_STAGES = 10_000
 DEFAULT_GRACE_S = 300.0  # end_by default: start + duration + 5 minutes
 NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+SSM_REF_RE = re.compile(r"^ssm:/[A-Za-z0-9_.\-/]{1,1010}$")  # SSM parameter names, absolute
 
 
 class Arrivals(enum.Enum):
@@ -44,6 +47,7 @@ class Arrivals(enum.Enum):
 class StageKind(enum.Enum):
     HOLD = "hold"
     RAMP = "ramp"
+    RECOVERY = "recovery"  # a search's pause below the knee between steps (never judged)
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,8 @@ class Stage:
         }
 
     def describe(self) -> str:
-        if self.kind is StageKind.HOLD:
-            return f"hold {self.rate_to:g}/s for {format_duration(self.duration_s)}"
+        if self.kind is not StageKind.RAMP:  # hold, or a search's recovery
+            return f"{self.kind.value} {self.rate_to:g}/s for {format_duration(self.duration_s)}"
         return (
             f"ramp {self.rate_from:g}/s -> {self.rate_to:g}/s "
             f"over {format_duration(self.duration_s)}"
@@ -95,6 +99,27 @@ class Scenario:
     locustfile: str = "locustfiles/shop_user.py"
     user: str | None = None
     mix: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    # #14: data files for the bundle (globs relative to the schedule), environment of
+    # every generator process, and secrets (NAME -> ssm:/path) resolved where it runs
+    files: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    secrets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # #21: which tasks run (Locust's --tags/--exclude-tags), the file's own command-line
+    # options, which HTTP client drives HttpUser/FastHttpUser classes, TLS verification
+    tags: tuple[str, ...] | None = None
+    exclude_tags: tuple[str, ...] | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    client: str = "auto"  # auto | surge | locust
+    tls_verify: bool = True
+    tls_ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class BundleRef:
+    """The scenario bundle `surge schedule push` uploaded: its S3 key and SHA-256."""
+
+    key: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -121,6 +146,9 @@ class Schedule:
     thresholds: tuple[Threshold, ...]
     source: str = "<schedule>"
     text: str = ""  # the YAML as given, kept for the run manifest
+    bundle: BundleRef | None = None  # written by `surge schedule push` (surge.bundle)
+    #: #20 `load.search`: the master finds the knee; `stages` are the steps run so far
+    search: SearchSpec | None = None
 
     @property
     def duration_s(self) -> float:
@@ -176,8 +204,21 @@ class Schedule:
                 "locustfile": self.scenario.locustfile,
                 "user": self.scenario.user,
                 "mix": dict(self.scenario.mix),
+                "files": list(self.scenario.files),
+                "env": dict(self.scenario.env),
+                "secrets": dict(self.scenario.secrets),  # names and SSM paths, never values
+                "tags": list(self.scenario.tags) if self.scenario.tags is not None else None,
+                "exclude_tags": list(self.scenario.exclude_tags)
+                if self.scenario.exclude_tags is not None else None,
+                "options": dict(self.scenario.options),
+                "client": self.scenario.client,
+                "tls": {"verify": self.scenario.tls_verify, "ca_file": self.scenario.tls_ca_file},
             },
+            "bundle": (
+                {"key": self.bundle.key, "sha256": self.bundle.sha256} if self.bundle else None
+            ),
             "per_worker": self.per_worker,
+            "search": self.search.to_dict() if self.search else None,
             "stages": [stage.to_dict() for stage in self.stages],
             "limits": {
                 "timeout_s": self.limits.timeout_s,
@@ -314,6 +355,7 @@ class _Parser:
         self.source = source
         self.text = text
         self.problems: list[str] = []
+        self.search: SearchSpec | None = None  # `load.search`, when given
 
     # -- helpers
     def problem(self, path: str, value: Any, expected: str) -> None:
@@ -386,6 +428,7 @@ class _Parser:
                 "load",
                 "limits",
                 "thresholds",
+                "bundle",
             ),
             ("name", "target", "load"),
         )
@@ -410,6 +453,9 @@ class _Parser:
         per_worker, stages = self.load(doc.get("load")) if "load" in doc else (False, ())
         limits = self.limits(doc.get("limits"))
         thresholds = self.thresholds(doc.get("thresholds"))
+        if self.search is not None:
+            check_service_level(self, thresholds)
+        bundle = self.bundle(doc["bundle"]) if "bundle" in doc else None
         duration = stages[-1].end_s if stages else 0.0
         if start_at and end_by:
             if end_by <= start_at:
@@ -436,6 +482,8 @@ class _Parser:
             thresholds=thresholds,
             source=self.source,
             text=self.text,
+            bundle=bundle,
+            search=self.search,
         )
 
     def allow_hosts(self, doc: dict) -> tuple[str, ...] | None:
@@ -475,7 +523,8 @@ class _Parser:
         node = self.mapping(value, "scenario")
         if not node:
             return Scenario()
-        self.keys(node, "scenario", ("locustfile", "user", "mix"))
+        self.keys(node, "scenario", ("locustfile", "user", "mix", "files", "env", "secrets",
+                                     "tags", "exclude_tags", "options", "client", "tls"))  # fmt: skip
         locustfile = node.get("locustfile", Scenario.locustfile)
         if not isinstance(locustfile, str) or not locustfile.endswith(".py"):
             self.problem("scenario.locustfile", locustfile, "expected a path to a .py file")
@@ -490,17 +539,105 @@ class _Parser:
                 mix[str(task)] = w
         if raw_mix and mix and not any(mix.values()):
             self.problem("scenario.mix", raw_mix, "expected at least one weight above 0")
-        return Scenario(locustfile=locustfile, user=user, mix=MappingProxyType(mix))
+        files, env, secrets = self.scenario_settings(node)
+        return Scenario(
+            locustfile=locustfile, user=user, mix=MappingProxyType(mix),
+            files=files, env=MappingProxyType(env), secrets=MappingProxyType(secrets),
+            **self.scenario_run(node),
+        )  # fmt: skip
+
+    def scenario_run(self, node: dict) -> dict[str, Any]:
+        """#21: `scenario.tags`/`exclude_tags` (lists), `options` (the file's own
+        command-line options by dest name), `client` and `tls` ({verify, ca_file})."""
+        found: dict[str, Any] = {}
+        for key in ("tags", "exclude_tags"):
+            if key in node:
+                tags = node[key]
+                if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+                    self.problem(f"scenario.{key}", tags, "expected a list of tag names")
+                else:
+                    found[key] = tuple(tags)
+        options = self.mapping(node.get("options"), "scenario.options") or {}
+        for name, value in options.items():
+            if not (isinstance(name, str) and name.replace("-", "_").isidentifier()):
+                self.problem(f"scenario.options.{name}", name, "expected an option name")
+            elif not (value is None or isinstance(value, str | int | float | bool)):
+                self.problem(f"scenario.options.{name}", value, "expected a string, number or bool")
+        found["options"] = MappingProxyType(
+            {str(k).lstrip("-").replace("-", "_"): v for k, v in options.items()}
+        )
+        client = node.get("client", "auto")
+        if client not in ("auto", "surge", "locust"):
+            self.problem("scenario.client", client, "expected auto, surge or locust")
+        else:
+            found["client"] = client
+        tls = self.mapping(node.get("tls"), "scenario.tls") or {}
+        self.keys(tls, "scenario.tls", ("verify", "ca_file"))
+        if not isinstance(tls.get("verify", True), bool):
+            self.problem("scenario.tls.verify", tls["verify"], "expected true or false")
+        else:
+            found["tls_verify"] = tls.get("verify", True)
+        ca_file = tls.get("ca_file")
+        if ca_file is not None and not (isinstance(ca_file, str) and ca_file):
+            self.problem("scenario.tls.ca_file", ca_file, "expected a path to a PEM file")
+        elif ca_file is not None:
+            found["tls_ca_file"] = ca_file
+        return found
+
+    def scenario_settings(self, node: dict) -> tuple[tuple[str, ...], dict, dict]:
+        """`scenario.files` (globs), `scenario.env` (NAME: value), `scenario.secrets`
+        (NAME: ssm:/path; the values are resolved where the generators run)."""
+        files = node.get("files", [])
+        if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+            self.problem("scenario.files", files, "expected a list of paths or globs")
+            files = []
+        env: dict[str, str] = {}
+        for name, value in (self.mapping(node.get("env"), "scenario.env") or {}).items():
+            if not (isinstance(name, str) and ENV_NAME_RE.match(name)):
+                self.problem(f"scenario.env.{name}", name, "expected an environment variable name")
+            elif isinstance(value, bool) or not isinstance(value, str | int | float):
+                self.problem(f"scenario.env.{name}", value, "expected a string or a number")
+            else:
+                env[name] = str(value)
+        secrets: dict[str, str] = {}
+        for name, ref in (self.mapping(node.get("secrets"), "scenario.secrets") or {}).items():
+            if not (isinstance(name, str) and ENV_NAME_RE.match(name)):
+                self.problem(f"scenario.secrets.{name}", name, "expected a variable name")
+            elif not (isinstance(ref, str) and SSM_REF_RE.match(ref)):
+                self.problem(f"scenario.secrets.{name}", ref, "expected ssm:/parameter/path")
+            elif name in env:
+                self.problem(f"scenario.secrets.{name}", name, "already set in scenario.env")
+            else:
+                secrets[name] = ref
+        return tuple(files), env, secrets
+
+    def bundle(self, value: Any) -> BundleRef | None:
+        node = self.mapping(value, "bundle")
+        if node is None:
+            return None
+        self.keys(node, "bundle", ("key", "sha256"), ("key", "sha256"))
+        key, sha = node.get("key"), node.get("sha256")
+        if not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+            self.problem("bundle.sha256", sha, "expected a hex SHA-256 (surge schedule push)")
+            return None
+        if not (isinstance(key, str) and key and not key.startswith("/")):
+            self.problem("bundle.key", key, "expected an S3 key (written by surge schedule push)")
+            return None
+        return BundleRef(key=key, sha256=sha)
 
     def load(self, value: Any) -> tuple[bool, tuple[Stage, ...]]:
         node = self.mapping(value, "load")
         if node is None:
             return False, ()
-        self.keys(node, "load", ("per_worker", "stages"), ("stages",))
+        searching = "search" in node
+        self.keys(node, "load", ("per_worker", "stages", "search"), () if searching else ("stages",))
         per_worker = node.get("per_worker", False)
         if not isinstance(per_worker, bool):
             self.problem("load.per_worker", per_worker, "expected true or false")
             per_worker = False
+        if searching:  # the master picks the steps; workers start with the first one
+            self.search = parse_search(self, node)
+            return per_worker, self.search.initial_stages() if self.search else ()
         raw = node.get("stages")
         if "stages" in node and (not isinstance(raw, list) or not raw):
             self.problem("load.stages", raw, "expected a non-empty list of stages")
@@ -602,9 +739,13 @@ class _Parser:
         out = []
         for i, item in enumerate(value):
             path = f"thresholds[{i}]"
-            abort, for_s, rule = False, 0.0, item
+            abort, for_s, rule, name = False, 0.0, item, None
             if isinstance(item, dict):
-                self.keys(item, path, ("rule", "abort_on_fail", "for"), ("rule",))
+                self.keys(item, path, ("rule", "abort_on_fail", "for", "name"), ("rule",))
+                name = item.get("name")  # the endpoint it holds for (see surge.thresholds)
+                if name is not None and (not isinstance(name, str) or not name.strip()):
+                    self.problem(f"{path}.name", name, "expected an endpoint like 'GET /products'")
+                    name = None
                 rule = item.get("rule")
                 abort = item.get("abort_on_fail", False)
                 if not isinstance(abort, bool):
@@ -616,9 +757,11 @@ class _Parser:
             if not isinstance(rule, str):
                 self.problem(path, rule, "expected a rule like 'p95 < 3s'")
                 continue
-            parsed = self.convert(rule, path, parse_rule)
+            parsed = self.convert(rule, path, parse_scoped_rule)
             if parsed:
-                out.append(Threshold(*parsed, abort_on_fail=abort, for_s=for_s))
+                metric, op, number, scope = parsed
+                scope = name.strip() if isinstance(name, str) else scope
+                out.append(Threshold(metric, op, number, abort, for_s, scope))
         return tuple(out)
 
 
@@ -646,7 +789,7 @@ def _check_target(
         )
         return None
     host = parts.hostname.lower()
-    if allow_hosts and not any(_host_matches(host, allowed) for allowed in allow_hosts):
+    if allow_hosts and not any(host_matches(host, allowed) for allowed in allow_hosts):
         problems.append(
             f"{path}: got {_show(value)}; host {host!r} is not in allow_hosts "
             f"({', '.join(allow_hosts)})"
@@ -655,8 +798,10 @@ def _check_target(
     return value.strip().rstrip("/")
 
 
-def _host_matches(host: str, allowed: str) -> bool:
-    allowed = allowed.strip("[]").lower()
+def host_matches(host: str, allowed: str) -> bool:
+    """The one ``allow_hosts`` matcher (the target here, every request in the engine's
+    guard): ``host`` or ``*.suffix``, case-insensitive, ports already stripped."""
+    host, allowed = host.lower(), allowed.strip("[]").lower()
     if allowed.startswith("*."):
         return host.endswith(allowed[1:])
     return host == allowed

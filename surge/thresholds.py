@@ -4,6 +4,10 @@ Values are held in base units: seconds for latency metrics, a fraction for rate
 metrics, requests per second for ``rps``. Whoever evaluates a threshold (the
 engine live, the analysis at the end) computes metrics in the same base units,
 keyed by `Threshold.metric`.
+
+A rule may be scoped to one endpoint (method + request name, as the report's
+per-endpoint table names it): ``p95{name=POST /products/{id}/buy} < 500ms``, or the
+mapping form's ``name:`` key. Unscoped rules hold over every request.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ METRICS: dict[str, tuple[MetricKind, float | None]] = {
 
 _OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _RULE = re.compile(r"^\s*([a-z0-9_]+)\s*(<=|>=|<|>)\s*(\S.*?)\s*$")
+#: ``metric{name=ENDPOINT} op value``: the endpoint may contain braces (``{id}``), so the
+#: selector ends at the last ``}`` before the operator
+_SCOPED = re.compile(r"^\s*([a-z0-9_]+)\s*\{\s*name\s*=\s*(.*)\}\s*((?:<=|>=|<|>).*)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class Threshold:
     value: float
     abort_on_fail: bool = False
     for_s: float = 0.0
+    name: str | None = None  # the endpoint (method + request name) it holds for; None: all
 
     @property
     def kind(self) -> MetricKind:
@@ -61,7 +69,8 @@ class Threshold:
 
     @property
     def rule(self) -> str:
-        return f"{self.metric} {self.op} {format_value(self.kind, self.value)}"
+        scope = f"{{name={self.name}}}" if self.name is not None else ""
+        return f"{self.metric}{scope} {self.op} {format_value(self.kind, self.value)}"
 
     def passes(self, measured: float) -> bool:
         """True when the measured value (base units) satisfies the rule."""
@@ -75,6 +84,7 @@ class Threshold:
             "value": self.value,
             "abort_on_fail": self.abort_on_fail,
             "for_s": self.for_s,
+            "name": self.name,
         }
 
 
@@ -85,6 +95,20 @@ def format_value(kind: MetricKind, value: float) -> str:
     if kind is MetricKind.FRACTION:
         return f"{value * 100:g}%"
     return f"{value:g}/s"
+
+
+def split_scope(text: str) -> tuple[str, str | None]:
+    """``p95{name=GET /x} < 1s`` -> (``p95 < 1s``, ``GET /x``); unscoped text unchanged.
+
+    Raises ValueError for an empty endpoint name."""
+    m = _SCOPED.match(text)
+    if not m:
+        return text, None
+    metric, name, rest = m.groups()
+    name = name.strip().strip("\"'").strip()
+    if not name:
+        raise ValueError("expected an endpoint after 'name=', like p95{name=GET /products} < 1s")
+    return f"{metric} {rest}", name
 
 
 def parse_rule(text: str) -> tuple[str, str, float]:
@@ -107,3 +131,9 @@ def parse_rule(text: str) -> tuple[str, str, float]:
         if value < 0:
             raise ValueError("a rate cannot be negative")
     return metric, op, value
+
+
+def parse_scoped_rule(text: str) -> tuple[str, str, float, str | None]:
+    """`parse_rule` for a rule that may carry ``{name=ENDPOINT}``: adds the endpoint."""
+    rule, name = split_scope(text)
+    return (*parse_rule(rule), name)

@@ -101,6 +101,49 @@ resource "aws_iam_role_policy_attachment" "ssm" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 }
 
+# scenario.secrets: each agent reads its secrets from SSM Parameter Store at start
+# (surge/secrets.py), only under secret_parameter_paths. AmazonSSMManagedInstanceCore
+# (enable_ssm) allows ssm:GetParameter* on every parameter, so an explicit deny of
+# everything else keeps the fleet to the paths it was given. A separate policy, so
+# the S3 one above stays S3-only. SecureString parameters under the AWS managed key
+# (alias/aws/ssm) need no KMS statement.
+locals {
+  secret_parameter_arns = [
+    for path in var.secret_parameter_paths :
+    "arn:${local.partition}:ssm:${local.region}:${data.aws_caller_identity.current.account_id}:parameter${path}"
+  ]
+  parameter_actions = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+  # one JSON per case: the two statement lists differ in shape
+  secrets_policy = length(local.secret_parameter_arns) == 0 ? jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Sid = "NoParameters", Effect = "Deny", Action = local.parameter_actions, Resource = ["*"] }]
+    }) : jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadScenarioSecrets"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameters"]
+        Resource = local.secret_parameter_arns
+      },
+      {
+        Sid         = "NoOtherParameters"
+        Effect      = "Deny"
+        Action      = local.parameter_actions
+        NotResource = local.secret_parameter_arns
+      },
+    ]
+  })
+}
+
+resource "aws_iam_role_policy" "secrets" {
+  for_each = local.role_policies
+
+  name   = "surge-${each.key}-ssm-parameters"
+  role   = aws_iam_role.agent[each.key].id
+  policy = local.secrets_policy
+}
+
 resource "aws_iam_instance_profile" "agent" {
   for_each = local.role_policies
 

@@ -264,6 +264,17 @@ variable "enable_ssm" {
   default     = true
 }
 
+variable "secret_parameter_paths" {
+  type        = list(string)
+  description = "SSM Parameter Store paths the fleet may read for the schedule's scenario.secrets (ssm:/path), e.g. [\"/shop/loadtest/*\"]; a trailing '*' matches everything below. Every other parameter is denied, even with enable_ssm. Empty: no parameter at all."
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.secret_parameter_paths : can(regex("^/[A-Za-z0-9_.\\-/]*[*]?$", p))])
+    error_message = "secret_parameter_paths must be absolute SSM parameter paths such as \"/shop/api-token\" or \"/shop/loadtest/*\"."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # AMI (built by packer/, see its manifest)
 # ---------------------------------------------------------------------------

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from surge.errors import ExitCode
+from surge.manifest import DEFAULT_RESULTS_DIR
 
 HELP = "Download a run's results from S3 into a local run directory."
-DEFAULT_RESULTS_DIR = "results"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

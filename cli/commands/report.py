@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from surge.errors import UsageError
+from surge.manifest import DEFAULT_RESULTS_DIR
 from surge.units import parse_duration, parse_fraction
 
 HELP = "Build the report of a run directory (or s3://.../runs/<run_id>) and exit with its verdict."
-DEFAULT_RESULTS_DIR = "results"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,10 +93,14 @@ def run(args: argparse.Namespace) -> int:
     )
     print(report.verdict.headline())
     print(f"knee: {report.knee.headline()}")
-    if report.knee.broke:
+    if report.broke_first:
+        print(f"broke first: {report.broke_first}")
+    elif report.knee.broke:
         print(
             f"broke first: {report.knee.broke.cause.value} at "
             f"{report.knee.broke.offered_rps:,.0f} req/s ({report.knee.broke.detail})"
         )
+    for note in report.verdict.notes:
+        print(f"note: {note}")
     print(f"report: {report.files['index.html']}")
     return int(report.exit_code)

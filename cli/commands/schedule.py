@@ -33,12 +33,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from surge.cli.scenario_check import check_scenario
+
     for path in args.files:
-        print(summarise(load_schedule(path)))
+        schedule = load_schedule(path)
+        info = check_scenario(schedule, Path(path), None)  # exit 2 for a scenario mistake
+        print(summarise(schedule))
+        print("\n".join(f"  scenario  {note}" for note in info.notes))
     return ExitCode.PASSED
 
 
 def _push(args: argparse.Namespace) -> int:
+    from surge.bundle import push_schedule
     from surge.s3 import S3Store, parse_s3_url, schedule_url
 
     schedule = load_schedule(args.file)
@@ -47,8 +53,10 @@ def _push(args: argparse.Namespace) -> int:
         url = schedule_url(url.bucket, schedule.name)
     elif args.url.endswith("/"):
         url = url.join(f"{schedule.name}.yaml")
-    S3Store().put_bytes(url, Path(args.file).read_bytes())
+    bundle = push_schedule(S3Store(), Path(args.file), schedule, url)  # #14: with its scenario
     print(f"{schedule.source}: ok, pushed to {url}")
+    if bundle is not None:
+        print(f"  scenario bundle {bundle.sha256[:12]}: {', '.join(bundle.files)}")
     return ExitCode.PASSED
 
 

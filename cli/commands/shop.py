@@ -21,6 +21,12 @@ T = TypeVar("T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _where_arguments(parser)
+    _catalogue_arguments(parser)
+    _failure_mode_arguments(parser)
+
+
+def _where_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("where")
     where.add_argument(
         "--host", default=defaults.DEFAULT_HOST, help="address to bind (default loopback)"
@@ -34,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="credentials file to write (default: <tmp>/surge-shop-<port>/credentials.json)",
     )
+
+
+def _catalogue_arguments(parser: argparse.ArgumentParser) -> None:
     shop = parser.add_argument_group("catalogue and users")
     shop.add_argument(
         "--users", type=int, default=defaults.DEFAULT_USERS, help="seeded users user0001.. (100)"
@@ -58,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     shop.add_argument("--token-ttl", default="1h", metavar="D", help="token lifetime (1h)")
     shop.add_argument("--admin-key", help="key for POST /admin/reset (default: random)")
+
+
+def _failure_mode_arguments(parser: argparse.ArgumentParser) -> None:
     modes = parser.add_argument_group("failure modes (all off by default)")
     modes.add_argument(
         "--write-capacity",
@@ -77,6 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="SDK-like retries (with backoff) of a throttled write; 10 = Node.js SDK v2",
+    )
+    modes.add_argument(
+        "--function-timeout",
+        metavar="D",
+        help="the buy function stops retrying a throttled write after D, e.g. 2.9s"
+        " (the original's limit: API Gateway's 29s)",
     )
     modes.add_argument(
         "--shards",
@@ -146,6 +164,11 @@ def config_from_args(args: argparse.Namespace) -> ShopConfig:
         write_burst=args.write_burst,
         shards=args.shards,
         write_retries=args.write_retries,
+        function_timeout_s=(
+            _parse("--function-timeout", parse_duration, args.function_timeout)
+            if args.function_timeout
+            else None
+        ),
         cold_start_s=_parse("--cold-start", parse_duration, args.cold_start),
         idle_timeout_s=_parse("--idle-timeout", parse_duration, args.idle_timeout),
         concurrency_limit=args.concurrency_limit,

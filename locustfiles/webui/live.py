@@ -13,17 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from surge.locustfiles.webui.report import ReportBuilder
+from surge.locustfiles.fleet import RATE_WINDOW_S, STATUS_WINDOW_S
+from surge.locustfiles.live_metrics import WINDOW_S, LiveMetrics
+from surge.locustfiles.webui.report import FINAL_RUN_STATES, ReportBuilder
 
-from surge.results import read_status
+from surge.results import RunState, read_status
 from surge.schedule import Schedule
 
 #: states of status.json in which the run can still be stopped
-ACTIVE_RUN_STATES = frozenset({"starting", "running", "draining", "aborting"})
+ACTIVE_RUN_STATES = frozenset(
+    s.value for s in RunState if not s.final and s is not RunState.WAITING
+)
 #: Locust runner states in which the schedule may be started
 STARTABLE_RUNNER_STATES = frozenset({"ready"})
 
 StatusSource = Callable[[], dict[str, Any] | None]
+LiveSource = Callable[[], LiveMetrics | None]
 
 
 def schedule_summary(schedule: Schedule) -> dict[str, Any]:
@@ -38,7 +43,12 @@ def schedule_summary(schedule: Schedule) -> dict[str, Any]:
             {"rule": t.rule, "abort_on_fail": t.abort_on_fail} for t in schedule.thresholds
         ],
         "stages": [
-            {**s.to_dict(), "label": s.describe().replace("->", "\N{RIGHTWARDS ARROW}")}
+            {
+                **s.to_dict(),
+                "number": s.index + 1,  # stages are numbered from 1, as in the report
+                "name": getattr(s, "name", None),
+                "label": s.describe().replace("->", "\N{RIGHTWARDS ARROW}"),
+            }
             for s in schedule.stages
         ],
     }
@@ -66,6 +76,9 @@ class SurgeView:
         worker_count: workers connected to Locust (for per-worker schedules).
         needs_workers: a master: Locust cannot start before a worker has connected.
         status_source: returns the live status; defaults to reading ``status.json``.
+        live: the master's per-endpoint totals (`live_metrics.CURRENT`), when in-process.
+        stop_url: ``s3://bucket/runs/<run_id>`` on a fleet: Stop writes the kill switch
+            there (what ``surge abort`` does) instead of stopping this master alone.
     """
 
     schedule: Schedule
@@ -75,6 +88,8 @@ class SurgeView:
     worker_count: Callable[[], int]
     needs_workers: bool = False
     status_source: StatusSource | None = None
+    live: LiveSource | None = None
+    stop_url: str | None = None
 
     def status(self) -> dict[str, Any] | None:
         if self.status_source is not None:
@@ -100,4 +115,33 @@ class SurgeView:
             "can_start": run_state == "waiting" and ready,
             "can_stop": run_state in ACTIVE_RUN_STATES,
             "report": {**self.report.to_dict(), "url": "report/"},
+            "stop_via": "fleet" if self.stop_url else "master",
+            **self.figures(status),
+        }
+
+    def figures(self, status: dict[str, Any] | None) -> dict[str, Any]:
+        """The per-endpoint table and, once the run is over, the whole-run tile figures.
+
+        While the run lasts the tiles are status.json's windows (said so on the page);
+        after it, figures over the run's whole length replace them.
+        """
+        final = bool(status) and status.get("state") in FINAL_RUN_STATES
+        duration = 0.0
+        if final:
+            duration = min(float(status.get("elapsed_s") or 0.0), self.schedule.duration_s)
+        live = self.live() if self.live is not None else None
+        health = live.snapshot()[1] if live is not None else {}
+        hosts = {w: h["host"] for w, h in health.items() if h.get("host")}
+        return {
+            "final": final,
+            "windows": {
+                "rate_s": RATE_WINDOW_S,
+                "latency_s": STATUS_WINDOW_S,
+                "endpoints_s": WINDOW_S,
+            },  # fmt: skip
+            "whole_run": live.whole_run(duration) if final and live is not None else None,
+            "endpoints": []
+            if live is None
+            else live.endpoint_table(final=final, duration_s=duration),
+            "worker_hosts": hosts,  # worker id -> host: a fleet's instances
         }

@@ -5,13 +5,13 @@ so the report cannot wait for ``surge run`` to build it after the master exits. 
 Locust's ``test_stop`` this waits for the run's final ``status.json`` and for workers
 to flush their last parts, then runs ``surge report RUN_DIR`` in a child process: the
 analysis (pandas, matplotlib) must not stall the master's event loop, which keeps
-talking to workers and serving the UI meanwhile.
+talking to workers and serving the UI meanwhile. Under ``surge run --ui`` the CLI
+builds the report itself (``--surge-report-by-parent``) and this only waits for it.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import subprocess
 import sys
@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from surge.results import read_status
+from surge.errors import SurgeError
+from surge.results import FINAL_STATES, REPORT_DIR, SUMMARY_FILE, read_status, read_summary
 
 logger = logging.getLogger(__name__)
 
-REPORT_DIR = "report"
 REPORT_INDEX = "index.html"
-REPORT_SUMMARY = "summary.json"
-FINAL_RUN_STATES = frozenset({"finished", "aborted", "stopped"})
+REPORT_SUMMARY = SUMMARY_FILE
+FINAL_RUN_STATES = frozenset(s.value for s in FINAL_STATES)
 FINAL_WAIT_S = 15.0  # after test_stop, how long to wait for the final status.json
 SETTLE_S = 3.0  # then, time for workers to drain (1.5 s) and flush their last parts
 POLL_S = 0.25
@@ -44,8 +44,11 @@ class ReportState(enum.Enum):
 class ReportBuilder:
     """Builds ``RUN/report/`` once per run; `state`, `verdict` and `error` say how it went."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, *, external: bool = False) -> None:
         self.run_dir = Path(run_dir)
+        #: someone else builds the report (``surge run --ui``: the CLI, with --junit and
+        #: --compare); this only waits for it to appear, so it is never built twice
+        self.external = external
         self.state = ReportState.NOT_STARTED
         self.error: str | None = None
         self._verdict: dict[str, Any] | None = None
@@ -67,7 +70,21 @@ class ReportBuilder:
             time.sleep(POLL_S)
         time.sleep(SETTLE_S)
         self.state = ReportState.BUILDING
-        self._build()
+        if self.external:
+            self._wait_for_built()
+        else:
+            self._build()
+
+    def _wait_for_built(self) -> None:
+        deadline = time.monotonic() + BUILD_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if (self.out_dir / REPORT_INDEX).is_file() and (
+                self.out_dir / REPORT_SUMMARY
+            ).is_file():
+                self.state = ReportState.READY
+                return
+            time.sleep(POLL_S)
+        self._fail(f"no report appeared in {self.out_dir} within {BUILD_TIMEOUT_S:g}s")
 
     def _build(self) -> None:
         cmd = [sys.executable, "-m", "surge", "report", str(self.run_dir)]
@@ -93,9 +110,8 @@ class ReportBuilder:
             return None
         if self._verdict is None:
             try:
-                summary = json.loads((self.out_dir / REPORT_SUMMARY).read_text())
-                self._verdict = dict(summary["verdict"])
-            except (OSError, ValueError, KeyError, TypeError):
+                self._verdict = dict(read_summary(self.out_dir)["verdict"])
+            except (SurgeError, KeyError, TypeError, ValueError):
                 return None
         return self._verdict
 

@@ -212,3 +212,53 @@ run "iam_scoped_to_bucket_prefixes" {
     error_message = "workers get their own role through their own instance profile"
   }
 }
+
+# scenario.secrets: the fleet reads SSM parameters only under the paths it is given;
+# everything else is denied explicitly (AmazonSSMManagedInstanceCore would allow it).
+run "secrets_only_from_the_given_parameter_paths" {
+  command = plan
+  variables {
+    secret_parameter_paths = ["/shop/loadtest/*"]
+  }
+
+  assert {
+    condition = alltrue([
+      for role in ["master", "worker"] : jsondecode(aws_iam_role_policy.secrets[role].policy).Statement == [
+        {
+          Sid      = "ReadScenarioSecrets"
+          Effect   = "Allow"
+          Action   = ["ssm:GetParameter", "ssm:GetParameters"]
+          Resource = ["arn:aws:ssm:eu-west-1:123456789012:parameter/shop/loadtest/*"]
+        },
+        {
+          Sid         = "NoOtherParameters"
+          Effect      = "Deny"
+          Action      = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+          NotResource = ["arn:aws:ssm:eu-west-1:123456789012:parameter/shop/loadtest/*"]
+        },
+      ]
+    ])
+    error_message = "both roles may read only /shop/loadtest/* and are denied every other parameter"
+  }
+}
+
+run "no_parameter_paths_no_parameters" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for role in ["master", "worker"] : [
+        for s in jsondecode(aws_iam_role_policy.secrets[role].policy).Statement : s.Effect
+      ] == ["Deny"]
+    ])
+    error_message = "without secret_parameter_paths the fleet reads no SSM parameter"
+  }
+}
+
+run "relative_parameter_paths_are_refused" {
+  command = plan
+  variables {
+    secret_parameter_paths = ["shop/token"]
+  }
+  expect_failures = [var.secret_parameter_paths]
+}

@@ -35,7 +35,7 @@ def test_unknown_format_version(tmp_path: Path, capsys: pytest.CaptureFixture) -
     manifest = json.loads((run_dir / "manifest.json").read_text())
     manifest["format_version"] = 99
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    assert "unknown format_version 99" in report_error(capsys, str(run_dir))
+    assert "unknown manifest format_version 99" in report_error(capsys, str(run_dir))
 
 
 def test_no_parts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -11,6 +11,7 @@ from surge.analysis.report import Report, compute
 from surge.analysis.verdict import VerdictStatus
 
 from surge.errors import ExitCode
+from surge.results import Abort, AbortedBy
 from tests.helpers.runs import Req, health_rows, hold, make_run, with_fields
 
 ONE_HOLD = [{"rps": 1, "duration": "20s"}]
@@ -269,9 +270,9 @@ def test_send_lag_and_manifest_flags_make_a_run_untrustworthy(tmp_path: Path) ->
         stages=[{"rps": 10, "duration": "10s"}],
         requests=rows,
         untrustworthy=["worker w3 lost its master"],
-        aborted={"reason": "kill switch"},
+        abort=Abort("threshold p95 < 1s failed for 5s (live)", AbortedBy.THRESHOLD),
     )
     report = report_of(flagged)
     assert report.verdict.trust.reasons == ("worker w3 lost its master",)
     assert report.exit_code == ExitCode.UNTRUSTWORTHY
-    assert any("kill switch" in n for n in report.verdict.notes)
+    assert any("aborted early by threshold: threshold p95" in n for n in report.verdict.notes)

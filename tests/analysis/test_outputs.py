@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,7 +14,8 @@ from surge.analysis.cost import CostInputs, fleet_cost, serverless_vs_servers
 from surge.cli import main
 
 from surge.errors import ExitCode
-from tests.helpers.runs import hold, make_run, with_fields
+from surge.results import MasterEntry, WorkerEntry
+from tests.helpers.runs import hold, make_run, with_fields, written_manifest
 
 STAIRS = [{"steps": {"from": 10, "to": 30, "by": 10}, "duration": "10s"}]
 
@@ -131,30 +133,34 @@ def test_cost_formulas_reproduce_the_original_question() -> None:
     assert original["servers"]["total_usd"] == pytest.approx(1427.9, abs=0.1)  # their $1,427
 
 
-def test_fleet_cost_from_the_manifest() -> None:
-    manifest = {
-        "started_at": "2026-11-27T10:00:00Z",
-        "ended_at": "2026-11-27T10:30:00Z",
-        "workers": [
-            {"id": f"w{i}", "host": f"ip-{i // 4}", "instance_type": "c6i.xlarge"} for i in range(8)
-        ],
-    }
+def test_fleet_cost_from_the_manifest(tmp_path: Path) -> None:
+    workers = [WorkerEntry(f"w{i}", f"ip-{i // 4}", instance_type="c6i.xlarge") for i in range(8)]
+    manifest = written_manifest(
+        tmp_path / "a",
+        started_at=dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC),
+        ended_at=dt.datetime(2026, 11, 27, 10, 30, tzinfo=dt.UTC),
+        workers=workers,
+    )
     cost = fleet_cost(manifest, 1800)
     assert cost.instances == {"c6i.xlarge": 2} and cost.hours == 0.5
     assert cost.usd == pytest.approx(2 * 0.17 * 0.5)
     assert fleet_cost(manifest, 1800, {"c6i.xlarge": 1.0}).usd == pytest.approx(1.0)
-    assert fleet_cost({"workers": [{"id": "w1"}]}, 60).usd == 0.0
-    assert fleet_cost({"fleet": {"instance_type": "x9.huge", "instances": 3}}, 60).usd is None
+    assert fleet_cost(written_manifest(tmp_path / "b", workers=[WorkerEntry("w1")]), 60).usd == 0
+    unknown = written_manifest(tmp_path / "c", master=MasterEntry("ip-0", "x9.huge"))
+    assert fleet_cost(unknown, 60).usd is None
 
 
-def test_the_master_instance_is_priced_too_unless_it_hosts_workers() -> None:
-    workers = [{"id": "w1", "host": "ip-1", "instance_type": "c6i.large"}]
-    own = {"workers": workers, "master": {"host": "ip-0", "instance_type": "c6i.large"}}
-    assert fleet_cost(own, 3600).instances == {"c6i.large": 2}
-    shared = {"workers": workers, "master": {"host": "ip-1", "instance_type": "c6i.xlarge"}}
-    assert fleet_cost(shared, 3600).instances == {"c6i.large": 1}  # one host, one instance
-    local = {"workers": workers, "master": {"host": "laptop", "instance_type": None}}
-    assert fleet_cost(local, 3600).instances == {"c6i.large": 1}
+def test_the_master_instance_is_priced_too_unless_it_hosts_workers(tmp_path: Path) -> None:
+    workers = [WorkerEntry("w1", "ip-1", instance_type="c6i.large")]
+
+    def instances(name: str, master: MasterEntry) -> dict[str, int]:
+        manifest = written_manifest(tmp_path / name, workers=workers, master=master)
+        return fleet_cost(manifest, 3600).instances
+
+    assert instances("own", MasterEntry("ip-0", "c6i.large")) == {"c6i.large": 2}
+    shared = MasterEntry("ip-1", "c6i.xlarge")  # one host, one instance
+    assert instances("shared", shared) == {"c6i.large": 1}
+    assert instances("local", MasterEntry("laptop", None)) == {"c6i.large": 1}
 
 
 def test_cost_command_json_has_exactly_the_documented_keys(capsys: pytest.CaptureFixture) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import signal
@@ -106,8 +105,10 @@ def outcome_count(run_dir: Path, outcome: str) -> int:
 
 def start_epoch(run_dir: Path) -> float:
     """The run's first intended instant, from its manifest."""
-    started = read_manifest(run_dir)["started_at"]
-    return dt.datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
+    started = read_manifest(run_dir).started_at
+    if started is None:
+        raise ValueError("the run has not started")
+    return started.timestamp()
 
 
 def wait_for_start(run_dir: Path, timeout_s: float = 30.0) -> float:
@@ -147,7 +148,7 @@ def require_generator_kept_up(run_dir: Path) -> None:
     it fails with the generators' health figures and the load average instead.
     """
     reasons = [
-        r for r in read_manifest(run_dir)["trust"]["reasons"]
+        r for r in read_manifest(run_dir).untrustworthy
         if any(m in r for m in SATURATION_MARKERS)
     ]  # fmt: skip
     if not reasons:

@@ -5,8 +5,9 @@
                        requests=hold(rate=10, start_s=0, duration_s=10, latency_s=0.1))
 
 Requests are `Req` rows (offset from the start, latency, outcome, ...); `make_run`
-writes a manifest with `surge.results.build_manifest`/`write_manifest` and one or
-more parts per worker with `write_part`, exactly as the engine does.
+writes a manifest with `surge.results.Manifest` (keyword arguments such as `abort`,
+`untrustworthy` or `master` are its fields) and one or more parts per worker with
+`write_part`, exactly as the engine does.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import yaml
 
 from surge.results import (
     REQUEST_SCHEMA,
-    build_manifest,
+    Manifest,
+    WorkerEntry,
     write_health,
-    write_manifest,
     write_part,
 )
 from surge.schedule import Schedule, parse_schedule
@@ -45,6 +46,7 @@ class Req:
     name: str = "buy"
     lag_s: float = 0.0  # actual send - intended send
     error: str | None = None
+    method: str | None = None  # None: POST for "buy", GET otherwise ("" when dropped)
 
 
 def hold(
@@ -103,7 +105,8 @@ def _columns(rows: Sequence[Req], schedule: Schedule, start_us: int) -> dict[str
         stage = schedule.stage_at(r.offset_s)
         cols["worker"].append(r.worker)
         cols["name"].append(r.name)
-        cols["method"].append("POST" if r.name == "buy" else "GET")
+        default = "" if dropped else "POST" if r.name == "buy" else "GET"
+        cols["method"].append(default if r.method is None else r.method)
         cols["stage"].append(stage.index if stage else len(schedule.stages) - 1)
         cols["intended_us"].append(intended)
         cols["sent_us"].append(None if dropped else intended + lag)
@@ -128,7 +131,7 @@ def make_run(
     parts_per_worker: int = 1,
     health: Mapping[str, Sequence[Any]] | None = None,
     started_at: dt.datetime = START,
-    **manifest_extra: Any,
+    **manifest_fields: Any,
 ) -> Path:
     """Write a run directory under `root/run_id` and return its path."""
     schedule = make_schedule(stages, thresholds, per_worker=per_worker)
@@ -137,16 +140,15 @@ def make_run(
     names = list(workers) if workers is not None else sorted({r.worker for r in rows})
     start_us = int(started_at.timestamp() * 1_000_000)
     ended = started_at + dt.timedelta(seconds=schedule.duration_s)
-    manifest = build_manifest(
+    manifest = Manifest.new(
         run_id=run_id,
         schedule=schedule,
         started_at=started_at,
         ended_at=ended,
-        workers=[{"id": w, "host": "localhost"} for w in names],
-        **manifest_extra,
+        workers=[WorkerEntry(id=w, host="localhost") for w in names],
+        **manifest_fields,
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_manifest(run_dir, manifest)
+    manifest.dump(run_dir)
     for worker in names:
         mine = [r for r in rows if r.worker == worker]
         if not mine:
@@ -159,6 +161,14 @@ def make_run(
     if health is not None:
         write_health(run_dir, health)
     return run_dir
+
+
+def written_manifest(root: Path, **fields: Any) -> Manifest:
+    """A manifest of a one-stage synthetic schedule with `fields`, written by the real
+    writer into `root` and read back by the real reader (what a report would see)."""
+    schedule = make_schedule([{"rps": 1, "duration": "1s"}])
+    Manifest.new(run_id="synthetic", schedule=schedule, **fields).dump(root)
+    return Manifest.load(root)
 
 
 def health_rows(

@@ -92,3 +92,57 @@ def ui_run(
                 proc.kill()
                 proc.wait(5)
         log.close()
+
+
+@dataclass
+class SurgeRunUI:
+    """`surge run --ui` as a user starts it: its own process, stdin to press Enter on."""
+
+    url: str
+    out_dir: Path
+    process: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def run_dir(self) -> Path:
+        (found,) = [p for p in self.out_dir.iterdir() if p.is_dir()]
+        return found
+
+
+@contextlib.contextmanager
+def surge_run_ui(
+    schedule: Path, out_dir: Path, *, port: int, args: tuple[str, ...] = (), workers: int = 1
+) -> Iterator[SurgeRunUI]:
+    """`surge run SCHEDULE --ui --web-port PORT ARGS...`; yields once the surge view answers."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = out_dir.parent / f"surge-run-ui-{port}.log"
+    cmd = [sys.executable, "-m", "surge", "run", str(schedule), "--ui", "--web-port", str(port),
+           "--workers", str(workers), "--out", str(out_dir), *args]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "CI": "true"},
+            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=like_a_terminal,
+        )  # fmt: skip
+    run = SurgeRunUI(f"http://127.0.0.1:{port}", out_dir, proc, log)
+    try:
+        deadline = time.monotonic() + UI_START_TIMEOUT_S
+        while True:
+            try:
+                with urllib.request.urlopen(run.url + "/surge/api/status", timeout=5):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the web UI did not come up:\n{run.output()}") from None
+                time.sleep(POLL_S)
+        yield run
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)

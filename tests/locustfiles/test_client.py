@@ -14,6 +14,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import gevent
 import gevent.server
 import gevent.ssl
 import pytest
-from locust import task
+from locust import FastHttpUser, HttpUser, task
 from locust.env import Environment
 from locust.exception import CatchResponseError, LocustError, StopTest
 from surge.locustfiles.client import SurgeHttpUser, SurgeSession
@@ -128,6 +129,27 @@ def _answer(server: ScriptedServer, conn: socket.socket, seen: Seen) -> bool:
         conn.sendall(_response(302, b"", {"Location": "/redirect-loop"}))
     elif path == "/redirect-out":
         conn.sendall(_response(302, b"", {"Location": "http://elsewhere.example/x"}))
+    elif path == "/redirect-other-host":  # same server, another host name
+        conn.sendall(_response(302, b"", {"Location": f"http://localhost:{server.port}/echo"}))
+    elif path == "/interim":  # 100 Continue and 103 Early Hints before the answer
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        gevent.sleep(0.01)
+        conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                     + _response(201, b"made", {"X-Final": "yes"}))  # fmt: skip
+    elif path == "/typed/header":
+        conn.sendall(_response(400, b'{"message": "slow down"}', {
+            "x-amzn-ErrorType": "ProvisionedThroughputExceededException:http://internal"}))
+    elif path == "/typed/aws-json":
+        body = b'{"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "x"}'
+        conn.sendall(_response(400, body))
+    elif path == "/typed/code":
+        conn.sendall(_response(500, b'{"code": "ProvisionedThroughputExceededException"}'))
+    elif path == "/typed/message":
+        conn.sendall(_response(503, b'{"message": "Service Unavailable: try later"}'))
+    elif path == "/typed/html":
+        conn.sendall(_response(502, b"<html>\n  <h1>Bad   gateway</h1>" + b"x" * 500))
+    elif path == "/typed/empty":
+        conn.sendall(_response(504))
     else:
         conn.sendall(_response(404, b"no such path"))
     return True
@@ -282,7 +304,8 @@ def test_http_errors_fail_with_a_groupable_message(server):
         client.get(f"/status/500?id={pid}")
     errors = [e["exception"] for e in events.fired]
     assert all(isinstance(e, HTTPStatusError) for e in errors)
-    assert {str(e) for e in errors} == {"HTTP 500 Internal Server Error"}
+    # named by the answer (here the start of its body), never by the URL
+    assert {str(e) for e in errors} == {"status"}
     assert classify(errors[0]) == "error"
     r = client.get("/status/404")
     assert not r.ok and r.status_code == 404 and r.text == "status"
@@ -569,7 +592,8 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     cert, key = root / "cert.pem", root / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     return cert, key
@@ -585,14 +609,204 @@ def tls_server(certificate):
 
 
 def test_https_with_keep_alive(tls_server):
-    client, _ = session(tls_server.url)
+    client, _ = session(tls_server.url, insecure=True)
     for _ in range(3):
         assert client.get("/ok").json() == {"ok": True}
     assert tls_server.connections == 1
 
 
-def test_https_verification_when_asked_for(tls_server):
-    client, events = session(tls_server.url, insecure=False)
+def test_https_is_verified_by_default(tls_server):
+    client, events = session(tls_server.url)
     r = client.get("/ok")
     assert r.status_code == 0 and "CERTIFICATE_VERIFY_FAILED" in str(r.error)
     assert classify(events.fired[0]["exception"]) == "error"
+
+
+def test_https_trusts_a_given_ca_file(tls_server, certificate):
+    client, _ = session(tls_server.url, ca_file=str(certificate[0]))
+    assert client.get("/ok").json() == {"ok": True}
+
+
+# ---------------------------------------------------------------------- hardening (#21)
+
+
+def test_interim_1xx_answers_are_skipped(server):
+    client, events = session(server.url)
+    for _ in range(2):  # and the connection stays usable after them
+        r = client.post("/interim", data=b"x")
+        assert r.status_code == 201 and r.text == "made" and r.headers["x-final"] == "yes"
+    assert client.get("/ok").status_code == 200
+    assert [e["exception"] for e in events.fired] == [None, None, None]
+    assert server.connections == 1
+
+
+def test_credentials_are_not_sent_to_another_host_on_redirect(server):
+    client, _ = session(server.url)
+    r = client.get(
+        "/redirect-other-host",
+        headers={"Authorization": "Bearer secret", "Cookie": "sid=1", "X-Trace": "t"},
+    )
+    assert r.status_code == 200 and r.url == f"http://localhost:{server.port}/echo"
+    sent = r.json()["headers"]
+    assert "authorization" not in sent and "cookie" not in sent and sent["x-trace"] == "t"
+    assert server.requests[0].headers["authorization"] == "Bearer secret"
+    same_host = client.get("/redirect/302", headers={"Authorization": "Bearer secret"})
+    assert same_host.json()["headers"]["authorization"] == "Bearer secret"
+    assert [h.status_code for h in r.history] == [302]
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_non_idempotent_request_is_never_sent_twice(server, method):
+    client, events = session(server.url)
+    client.get("/ok")  # a kept-alive connection the next request reuses
+    r = client.request(method, "/drop", json={"buy": 1})
+    assert r.status_code == 0 and isinstance(r.error, ConnectionError)
+    assert "not sent twice" in str(r.error)
+    assert [s.path for s in server.requests] == ["/ok", "/drop"]
+    assert classify(events.fired[-1]["exception"]) == "error"
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/typed/header", "ProvisionedThroughputExceededException"),
+    ("/typed/aws-json", "ThrottlingException"),
+    ("/typed/code", "ProvisionedThroughputExceededException"),
+    ("/typed/message", "Service Unavailable: try later"),
+    ("/typed/html", "<html> <h1>Bad gateway</h1>" + "x" * 89),  # the first 120 bytes
+    ("/typed/empty", "HTTP 504 Gateway Timeout"),
+])  # fmt: skip
+def test_errors_carry_the_failure_type_of_the_answer(server, path, expected, tmp_path):
+    from surge.locustfiles.recorder import Recorder
+
+    recorder = Recorder(run_dir=tmp_path, worker_id="w")
+    client = SurgeSession(server.url, _RecorderEvent(recorder), None)
+    r = client.get(path)
+    assert str(r.error) == expected
+    assert recorder._cols["error"] == [expected]
+
+
+class _RecorderEvent:
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+
+    def fire(self, **kwargs: Any) -> None:
+        self.recorder.on_request(**kwargs)
+
+
+# ---------------------------------------------------------------------- HttpUser/FastHttpUser (#21)
+
+
+def on_surge(cls: type, url: str, client: str = "auto") -> tuple[Any, list[dict[str, Any]]]:
+    """A user of `cls` as the engine prepares it for a schedule aimed at `url`, and the
+    request events it fires."""
+    from surge.locustfiles.user_class import prepare_user_class
+
+    from surge.schedule import parse_schedule
+
+    schedule = parse_schedule(
+        f"name: t\ntarget: {url}\nscenario:\n  client: {client}\n"
+        "load:\n  stages:\n    - {rps: 1, duration: 1s}\n"
+    )
+    made = prepare_user_class(schedule, {cls.__name__: cls})
+    env = Environment(user_classes=[made])
+    fired: list[dict[str, Any]] = []
+    env.events.request.add_listener(lambda **kw: fired.append(kw))
+    return made(env), fired
+
+
+class Requests(HttpUser):
+    @task
+    def t(self) -> None:
+        pass
+
+
+def requests_calls(user: Any) -> list[Any]:
+    """The requests-API calls scenarios make, in order; returns the responses."""
+    c = user.client
+    c.headers.update({"Authorization": "Bearer tok", "X-Client": "corpus"})
+    out = [c.get("/cookie/set")]
+    out.append(c.get("/echo", params={"q": "shoes", "page": None}))
+    out.append(c.post("/echo", data=[("a", "1"), ("a", "2")], headers={"X-Client": None}))
+    out.append(c.post("/echo", json={"sku": 1}, name="buy"))
+    out.append(c.get("/redirect/302"))
+    out.append(c.head("/redirect/302"))
+    out.append(c.get("/echo", auth=("ann", "pw"), timeout=(3, 5)))
+    return out
+
+
+def test_an_httpuser_on_surges_client_matches_locusts_requests_client(server):
+    from requests.exceptions import HTTPError
+    from surge.locustfiles.compat import CompatSession
+
+    surge_user, surge_events = on_surge(Requests, server.url)
+    assert isinstance(surge_user.client, CompatSession)
+    answers = requests_calls(surge_user)
+    locust_user, locust_events = on_surge(Requests, server.url, client="locust")
+    assert not isinstance(locust_user.client, CompatSession)
+    expected = requests_calls(locust_user)
+    # same statistics names and statuses as Locust's own HttpUser client
+    assert [e["name"] for e in surge_events] == [e["name"] for e in locust_events]
+    assert [a.status_code for a in answers] == [e.status_code for e in expected]
+    echo = [a.json() for a in answers[1:4]]
+    assert echo[0]["path"] == "/echo?q=shoes"
+    assert echo[0]["headers"]["authorization"] == "Bearer tok"
+    assert echo[0]["headers"]["cookie"] == "sid=abc123"  # the server's cookie came back
+    assert echo[1]["body"] == "a=1&a=2" and "x-client" not in echo[1]["headers"]
+    assert echo[1]["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert json.loads(echo[2]["body"]) == {"sku": 1}
+    assert answers[4].history[0].status_code == 302 and answers[4].url.endswith("/echo")
+    assert answers[5].status_code == 302  # requests' head() does not follow redirects
+    assert answers[6].json()["headers"]["authorization"].startswith("Basic ")
+    assert surge_user.client.cookies.get_dict() == {"sid": "abc123"}
+    assert answers[1].elapsed.total_seconds() > 0 and answers[1].headers["CONTENT-TYPE"]
+    failed = surge_user.client.get("/status/503")
+    with pytest.raises(HTTPError):
+        failed.raise_for_status()
+
+
+def test_what_surges_client_lacks_switches_the_user_to_locusts_client(server):
+    user, fired = on_surge(Requests, server.url)
+    user.client.get("/cookie/set")
+    r = user.client.post("/echo", files={"f": ("a.txt", b"hello")})
+    assert r.status_code == 200
+    sent = r.json()
+    assert sent["headers"]["content-type"].startswith("multipart/form-data")
+    assert "hello" in sent["body"] and sent["headers"]["cookie"] == "sid=abc123"
+    assert user.client.fallback is not None  # and stays there: one client per user
+    assert user.client.get("/ok").status_code == 200
+    assert [e["exception"] for e in fired] == [None, None, None]
+
+
+def test_a_file_using_what_surges_client_lacks_runs_on_locusts_client(tmp_path):
+    import importlib.util
+
+    from surge.locustfiles.user_class import choose_client
+
+    path = tmp_path / "uploads.py"
+    path.write_text(
+        "from locust import HttpUser, task\n\nclass Uploader(HttpUser):\n    @task\n"
+        "    def up(self):\n        self.client.post('/u', files={'f': b'x'})\n"
+    )
+    spec = importlib.util.spec_from_file_location("uploads", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["uploads"] = module  # as Locust's loader does
+    spec.loader.exec_module(module)
+    choice = choose_client(module.Uploader)
+    assert choice.client == "locust" and "multipart files= (uploads.py:6)" in choice.reason
+    assert choose_client(module.Uploader, "surge").client == "surge"  # forced
+    assert choose_client(Requests).client == "surge"
+
+
+def test_fasthttpuser_rest_on_surges_client(server):
+    class Rest(FastHttpUser):
+        @task
+        def t(self) -> None:
+            pass
+
+    user, fired = on_surge(Rest, server.url)
+    with user.rest("POST", "/echo", json={"a": 1}) as resp:
+        assert resp.js["method"] == "POST"
+        assert resp.js["headers"]["content-type"] == "application/json"
+    with user.rest("GET", "/echo") as resp:
+        assert resp.js["method"] == "PUT", "wrong method"
+    assert fired[0]["exception"] is None
+    assert str(fired[1]["exception"]).startswith("wrong method")

@@ -45,14 +45,14 @@ def test_sends_later_than_max_lateness_are_dropped_and_standalone_is_never_lost(
     sent = df[df.outcome != "dropped"]
     lag = sent.sent_us - sent.intended_us
     assert lag.max() < MAX_LATENESS_US + SEND_SLACK_US, f"sent {lag.max() / 1000:.0f} ms late"
-    assert manifest["lost_workers"] == []
-    assert not any("lost" in r for r in manifest["trust"]["reasons"])
+    assert manifest.lost_workers == []
+    assert not any("lost" in r for r in manifest.untrustworthy)
 
 
 def test_frozen_but_alive_worker_stays_in_the_fleet(tmp_path):
     df, manifest = _run(tmp_path, workers=2)
     # neither taken out of the split for good (lost) nor for a while (stalled, then back)
-    assert manifest["lost_workers"] == [], manifest["lost_workers"]
-    assert manifest["stalled_workers"] == [], manifest["stalled_workers"]
+    assert manifest.lost_workers == [], manifest.lost_workers
+    assert manifest.stalled_workers == [], manifest.stalled_workers
     assert df.worker.nunique() == 2
     assert len(df) == RATE * 5  # no share was offered twice or skipped

@@ -13,7 +13,7 @@ import time
 import pytest
 from surge.provisioning.local import run_local
 
-from surge.results import read_manifest
+from surge.results import AbortedBy, RunState, read_manifest
 from tests.helpers.locust import (
     FIXTURES,
     http_target,
@@ -72,7 +72,8 @@ def test_stop_command_stops_sending_within_two_seconds(tmp_path):
             assert wait_exit(fleet.master, EXIT_WAIT_S) is not None
             assert wait_exit(fleet.workers[0], EXIT_WAIT_S) is not None
     manifest = read_manifest(tmp_path / "run")
-    assert manifest["state"] == "stopped"
+    assert manifest.state is RunState.STOPPED
+    assert manifest.abort is not None and manifest.abort.by is AbortedBy.PERSON
     df = requests_of(tmp_path / "run")
     assert df.sent_us.max() / 1e6 < stopped + STOP_WITHIN_S
 
@@ -121,10 +122,11 @@ def test_abort_on_fail_threshold_stops_the_run_after_its_for_period(tmp_path):
         )  # fmt: skip
         result = run_local(schedule, tmp_path / "run", workers=2, run_id="abort")
     manifest = result.manifest
-    assert manifest["state"] == "aborted"
-    assert "p95 < 20ms" in manifest["abort_reason"]
-    started = dt.datetime.fromisoformat(manifest["started_at"].replace("Z", "+00:00"))
-    ended = dt.datetime.fromisoformat(manifest["ended_at"].replace("Z", "+00:00"))
+    assert manifest is not None and manifest.state is RunState.ABORTED
+    assert manifest.abort is not None and manifest.abort.by is AbortedBy.THRESHOLD
+    assert "p95 < 20ms" in manifest.abort.reason
+    started, ended = manifest.started_at, manifest.ended_at
+    assert started is not None and ended is not None
     assert (ended - started).total_seconds() < 15  # not the schedule's 60 s
     # untrustworthy (exit 3, e.g. a lagging generator on a busy machine) outranks thresholds
-    assert result.exit_code == (3 if manifest["trust"]["reasons"] else 1)
+    assert result.exit_code == (3 if manifest.untrustworthy else 1)

@@ -21,14 +21,6 @@ class Fast(FastHttpUser):
         pass
 
 
-class Verified(FastHttpUser):
-    insecure = False
-
-    @task
-    def t(self) -> None:
-        pass
-
-
 def own_factory() -> gevent.ssl.SSLContext:
     return gevent.ssl.create_default_context()
 
@@ -65,14 +57,24 @@ def test_the_prepared_class_aims_at_the_target_with_the_timeout_and_leaves_the_o
         assert cls.host is None
 
 
-def test_fasthttpuser_classes_share_one_tls_context_per_process():
-    made = prepared(Fast)
+def on_locust_client(tls: str = "") -> object:
+    return parse_schedule(
+        "name: t\ntarget: https://127.0.0.1:8443\n"
+        f"scenario:\n  client: locust\n{tls}"
+        "load:\n  stages:\n    - {rps: 1, duration: 1s}\n"
+    )
+
+
+def test_fasthttpuser_classes_share_one_verifying_tls_context_per_process():
+    made = prepare_user_class(on_locust_client(), {"Fast": Fast})
     first, second = made.ssl_context_factory(cafile=None), made.ssl_context_factory()
     assert first is second  # not one per user (each costs ~40 ms of CPU)
-    assert first.verify_mode == gevent.ssl.CERT_NONE  # FastHttpUser's default: insecure
-    verified = prepared(Verified).ssl_context_factory()
-    assert verified.verify_mode == gevent.ssl.CERT_REQUIRED and verified is not first
+    assert first.verify_mode == gevent.ssl.CERT_REQUIRED  # verified unless the schedule says
+    insecure = prepare_user_class(on_locust_client("  tls: {verify: false}\n"), {"Fast": Fast})
+    context = insecure.ssl_context_factory()
+    assert context.verify_mode == gevent.ssl.CERT_NONE and context is not first
 
 
-def test_a_class_with_its_own_tls_factory_keeps_it():
-    assert prepared(OwnTls).ssl_context_factory is own_factory
+def test_a_class_with_its_own_tls_factory_keeps_it_on_locusts_client():
+    made = prepared(OwnTls)
+    assert made.ssl_context_factory is own_factory and made.surge_client.client == "locust"

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import locust  # noqa: F401
 import pytest
 
+from tests.helpers.fleet import fleet  # noqa: F401  (agents as processes: the fleet fixture)
 from tests.helpers.s3 import MotoServer, moto_s3
 
 

@@ -11,93 +11,30 @@ import datetime as dt
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from surge.cli import main
 from surge.provisioning import agent as agent_mod
 
-from surge.results import read_manifest, read_requests
+from surge.results import RunState, read_manifest, read_requests
 from surge.s3 import S3Store, S3Url
-from tests.helpers.agents import live_schedule_yaml, start_agent, stop_process, write_agent_env
-from tests.helpers.s3 import MotoServer, free_port
+from tests.helpers.agents import live_schedule_yaml
+from tests.helpers.fleet import Fleet, fetch, locust_pid, wait_for_state
+from tests.helpers.s3 import free_port
 from tests.helpers.shop import ShopHandle, running_shop
 
 pytestmark = pytest.mark.integration
 
-AGENT_EXIT_TIMEOUT_S = 90.0
 START_IN_S = agent_mod.LAUNCH_LEAD_S + 4.0  # Locust boots and connects before start_at
-
-
-@dataclass
-class Fleet:
-    """Agents of one run, with what they share."""
-
-    tmp: Path
-    bucket: str
-    run_id: str
-    env: dict[str, str]
-    master_port: int
-    agents: dict[str, subprocess.Popen] = field(default_factory=dict)
-    logs: dict[str, Path] = field(default_factory=dict)
-
-    def start(self, name: str, role: str, **extra: str | int) -> None:
-        values: dict[str, str | int] = {
-            "role": role,
-            "bucket": self.bucket,
-            "schedule_key": f"schedules/{self.run_id}.yaml",
-            "run_id": self.run_id,
-            "master_host": "127.0.0.1",
-            "master_port": self.master_port,
-            "master_bind_host": "127.0.0.1",
-            "region": "us-east-1",
-            "worker_processes": 1,
-            "poweroff": "false",
-            "s3_endpoint": self.env["AWS_ENDPOINT_URL"],
-            "work_dir": self.tmp / name,
-            "agent_id": name,
-            **extra,
-        }
-        env_file = write_agent_env(self.tmp / f"{name}.env", **values)
-        self.logs[name] = self.tmp / f"{name}.out"
-        self.agents[name] = start_agent(env_file, self.env, self.logs[name])
-
-    def wait(self, timeout: float = AGENT_EXIT_TIMEOUT_S) -> dict[str, int]:
-        deadline = time.monotonic() + timeout
-        codes = {}
-        for name, proc in self.agents.items():
-            try:
-                codes[name] = proc.wait(max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"agent {name} did not exit:\n{self.output(name)}")
-        return codes
-
-    def output(self, name: str) -> str:
-        return self.logs[name].read_text(errors="replace")[-4000:]
-
-    def run_dir(self, name: str) -> Path:
-        return self.tmp / name / "runs" / self.run_id
 
 
 @pytest.fixture
 def shop() -> Iterator[ShopHandle]:
     with running_shop() as handle:
         yield handle
-
-
-@pytest.fixture
-def fleet(
-    tmp_path: Path, moto_server: MotoServer, s3_env: dict[str, str], bucket: str
-) -> Iterator[Fleet]:
-    run_id = f"fleet-{int(time.time() * 1000)}"
-    f = Fleet(tmp_path, bucket, run_id, dict(s3_env), free_port())
-    yield f
-    for proc in f.agents.values():
-        stop_process(proc)
 
 
 def push_schedule(fleet: Fleet, target: str, *, start_in_s: float, stages: str) -> dt.datetime:
@@ -140,11 +77,11 @@ def test_fleet_starts_together_uploads_and_fetch_rebuilds_the_report(
     dest = fleet.tmp / "fetched"
     assert main(["fetch", f"s3://{fleet.bucket}/runs/{fleet.run_id}", str(dest)]) == 0
     manifest = read_manifest(dest)
-    assert len(manifest["workers"]) == 2
-    assert not manifest["lost_workers"]
+    assert len(manifest.workers) == 2
+    assert not manifest.lost_workers
     # Terraform writes each instance's type; the manifest carries it to the report's cost
-    assert {w["instance_type"] for w in manifest["workers"]} == {"c6i.xlarge"}
-    assert manifest["master"]["instance_type"] == "c6i.large"
+    assert {w.instance_type for w in manifest.workers} == {"c6i.xlarge"}
+    assert manifest.master is not None and manifest.master.instance_type == "c6i.large"
     times = sent_times(dest)
     assert len(times) == 2  # both workers' parts made it through S3
     start_us = int(start_at.timestamp() * 1_000_000)
@@ -155,7 +92,8 @@ def test_fleet_starts_together_uploads_and_fetch_rebuilds_the_report(
             f"first sent +{(first_sent - start_us) / 1000:.1f} ms after start_at"
         )
     rows = read_requests(dest).num_rows
-    assert rows == manifest["totals"]["requests"]  # every record the master counted arrived
+    assert manifest.totals is not None  # every record the master counted arrived:
+    assert rows == manifest.totals.requests
     assert rows == pytest.approx(300, rel=0.05)
 
     # the master's uploaded report is the one a rebuild from the fetched run gives
@@ -183,32 +121,6 @@ def _without_volatile(summary: dict) -> dict:
 # ---------------------------------------------------------------- faults
 
 
-def wait_for_state(fleet: Fleet, state: str, timeout: float = 60.0) -> dict:
-    """Wait until the master's status.json says `state` (the run is live)."""
-    path = fleet.run_dir("master") / "status.json"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            status = json.loads(path.read_text())
-            if status.get("state") == state:
-                return status
-        except (OSError, ValueError):
-            pass
-        for name, proc in fleet.agents.items():
-            if proc.poll() is not None:
-                pytest.fail(f"agent {name} exited early:\n{fleet.output(name)}")
-        time.sleep(0.2)
-    pytest.fail(f"the run never reached {state!r}:\n{fleet.output('master')}")
-
-
-def locust_pid(fleet: Fleet, agent: str) -> int:
-    """The pid of the first Locust process an agent started (from its log)."""
-    for line in fleet.output(agent).splitlines():
-        if " (pid " in line and "started " in line:
-            return int(line.rsplit("(pid ", 1)[1].rstrip(")"))
-    pytest.fail(f"{agent} started no Locust process:\n{fleet.output(agent)}")
-
-
 def long_run(fleet: Fleet, shop: ShopHandle, stages: str = "[{rps: 60, duration: 60s}]") -> None:
     """A run starting as soon as both workers are connected (a minute unless told)."""
     text = live_schedule_yaml(name="fleet", target=shop.url, stages=stages)
@@ -222,12 +134,6 @@ def long_run(fleet: Fleet, shop: ShopHandle, stages: str = "[{rps: 60, duration:
     fleet.start("w1", "worker")
     fleet.start("w2", "worker")
     wait_for_state(fleet, "running")
-
-
-def fetch(fleet: Fleet) -> Path:
-    dest = fleet.tmp / "fetched"
-    assert main(["fetch", f"s3://{fleet.bucket}/runs/{fleet.run_id}", str(dest)]) == 0
-    return dest
 
 
 def test_the_kill_switch_stops_all_load_within_5s(fleet: Fleet, shop: ShopHandle) -> None:
@@ -255,8 +161,8 @@ def test_a_killed_worker_is_recorded_and_the_run_completes(fleet: Fleet, shop: S
     codes = fleet.wait(timeout=60)
     assert codes["w1"] == 0 and codes["w2"] == 0, codes
     manifest = read_manifest(fetch(fleet))
-    assert manifest["state"] == "finished"
-    assert len(manifest["lost_workers"]) == 1, manifest["lost_workers"]
+    assert manifest.state is RunState.FINISHED
+    assert len(manifest.lost_workers) == 1, manifest.lost_workers
 
 
 def test_workers_stop_by_themselves_when_the_master_dies(fleet: Fleet, shop: ShopHandle) -> None:
@@ -267,7 +173,7 @@ def test_workers_stop_by_themselves_when_the_master_dies(fleet: Fleet, shop: Sho
     os.killpg(locust_pid(fleet, "master"), signal.SIGKILL)
     del fleet.agents["master"]
     codes = fleet.wait(timeout=40)
-    assert codes == {"w1": 0, "w2": 0}
+    assert codes == {"w1": 4, "w2": 4}  # the infrastructure code: the run is incomplete
     for worker in ("w1", "w2"):
         local = fleet.run_dir(worker)
         last = max(last for _f, _s, last in _local_times(local).values()) / 1e6
@@ -278,7 +184,7 @@ def test_workers_stop_by_themselves_when_the_master_dies(fleet: Fleet, shop: Sho
 
 def _local_times(run_dir: Path) -> dict[str, tuple[int, int, int]]:
     # a worker's own run directory has parts but no manifest: read them through a copy
-    from surge.results import build_manifest, write_manifest
+    from surge.results import Manifest
     from surge.schedule import parse_schedule
 
     copy = run_dir.parent / (run_dir.name + "-check")
@@ -286,9 +192,7 @@ def _local_times(run_dir: Path) -> dict[str, tuple[int, int, int]]:
 
     shutil.copytree(run_dir / "requests", copy / "requests")
     schedule = parse_schedule((run_dir / "schedule.yaml").read_bytes())
-    write_manifest(
-        copy, build_manifest(run_id="x", schedule=schedule, started_at=None, ended_at=None)
-    )
+    Manifest.new(run_id="x", schedule=schedule).dump(copy)
     return sent_times(copy)
 
 

@@ -37,12 +37,7 @@ def rows(worker: str, n: int, start_us: int = 1_700_000_000_000_000) -> dict[str
 
 def make_run(tmp_path: Path) -> Path:
     run_dir = tmp_path / results.make_run_id("t")
-    results.write_manifest(
-        run_dir,
-        results.build_manifest(
-            run_id=run_dir.name, schedule=SCHEDULE, started_at=None, ended_at=None
-        ),
-    )
+    results.Manifest.new(run_id=run_dir.name, schedule=SCHEDULE).dump(run_dir)
     return run_dir
 
 
@@ -71,10 +66,12 @@ def test_parts_are_discovered_by_listing_and_temp_files_ignored(tmp_path: Path) 
 def test_manifest_carries_the_contract_fields(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path)
     manifest = results.read_manifest(run_dir)
-    assert manifest["format_version"] == results.FORMAT_VERSION
-    assert set(manifest["versions"]) == {"surge", "locust", "python"}
-    assert manifest["schedule"]["name"] == "t"
-    assert "rps: 5" in manifest["schedule_yaml"]
+    assert manifest.format_version == results.FORMAT_VERSION
+    assert set(manifest.versions) == {"surge", "locust", "python"}
+    assert manifest.schedule["name"] == "t"
+    assert "rps: 5" in manifest.schedule_yaml
+    on_disk = json.loads((run_dir / "manifest.json").read_text())
+    assert on_disk["format_version"] == results.FORMAT_VERSION
 
 
 def test_unknown_format_version_is_refused(tmp_path: Path) -> None:
@@ -82,7 +79,7 @@ def test_unknown_format_version_is_refused(tmp_path: Path) -> None:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     manifest["format_version"] = 99
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(RunDirError, match="unknown format_version 99"):
+    with pytest.raises(RunDirError, match="unknown manifest format_version 99"):
         results.read_manifest(run_dir)
 
 

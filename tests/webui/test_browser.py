@@ -22,7 +22,7 @@ SCENARIO = REPO / "tests" / "helpers" / "browse_locustfile.py"
 WORKERS_TIMEOUT_MS = 40_000
 RUNNING_TIMEOUT_MS = 20_000
 REPORT_TIMEOUT_MS = 120_000  # the master builds the report in a child process; slow on a busy box
-VERDICTS = ("PASSED", "FAILED", "UNTRUSTWORTHY")
+VERDICTS = ("PASSED", "FAILED", "UNTRUSTWORTHY", "INTERRUPTED")  # stopped: interrupted
 
 
 def write_schedule(path: Path, target: str) -> Path:

@@ -5,7 +5,10 @@
 const POLL_MS = 1000;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const CHART = { w: 1000, h: 230, left: 48, right: 12, top: 22, bottom: 28 };
-const FINAL_STATES = new Set(["finished", "aborted", "stopped"]);
+// Run states and trust limits come from the master (status.final, status.limits: owned
+// by surge.manifest and surge.trust), never from copies here.
+const isFinal = (status) => Boolean(status && status.final);
+const cpuLimit = (status) => (status && status.limits ? status.limits.saturated_cpu_percent : Infinity);
 const STATE_TONE = { running: "ok", starting: "ok", draining: "ok", finished: "ok",
                      aborting: "bad", aborted: "bad", stopped: "warn" };
 const THRESHOLD_TONE = { passing: "ok", failing: "warn", aborting: "bad" };
@@ -58,13 +61,13 @@ function drawTimeline(data, status) {
   const top = Math.ceil(highest / step) * step;
   const x = (t) => CHART.left + (t / span) * (CHART.w - CHART.left - CHART.right);
   const y = (r) => CHART.h - CHART.bottom - (r / top) * (CHART.h - CHART.top - CHART.bottom);
-  const current = status && status.stage_index !== null && !FINAL_STATES.has(status.state) ? status.stage_index : -1;
+  const current = status && status.stage_index !== null && !isFinal(status) ? status.stage_index : -1;
 
   for (const stage of sched.stages) {
     const band = el("rect", { x: x(stage.start_s), y: CHART.top, width: Math.max(x(stage.start_s + stage.duration_s) - x(stage.start_s) - 1, 1),
                               height: CHART.h - CHART.top - CHART.bottom,
                               class: "stage-band" + (stage.index === current ? " current" : "") }, null, SVG_NS);
-    band.appendChild(el("title", {}, `stage ${stage.index + 1}: ${stage.label}`, SVG_NS));
+    band.appendChild(el("title", {}, `${stageTitle(stage)}: ${stage.label}`, SVG_NS));
     svg.appendChild(band);
     svg.appendChild(el("text", { x: x(stage.start_s) + 4, y: CHART.top - 6, class: "stage-label" }, String(stage.index + 1), SVG_NS));
   }
@@ -87,7 +90,7 @@ function drawTimeline(data, status) {
     const pts = achieved.map(([t, r]) => `${x(Math.min(t, span)).toFixed(1)},${y(r).toFixed(1)}`);
     svg.appendChild(el("polyline", { points: pts.join(" "), class: "achieved" }, null, SVG_NS));
   }
-  if (status && status.started_at && !FINAL_STATES.has(status.state)) {
+  if (status && status.started_at && !isFinal(status)) {
     const t = Math.min(status.elapsed_s, span);
     svg.appendChild(el("line", { x1: x(t), x2: x(t), y1: CHART.top, y2: CHART.h - CHART.bottom, class: "here" }, null, SVG_NS));
     svg.appendChild(el("circle", { cx: x(t), cy: y(status.offered_rps || 0), r: 5, class: "here-dot" }, null, SVG_NS));
@@ -97,22 +100,36 @@ function drawTimeline(data, status) {
 function describeWhere(data, status) {
   const sched = data.schedule;
   if (!status || status.state === "waiting") return `${sched.stages.length} stages, ${duration(sched.duration_s)} – press Start`;
-  if (FINAL_STATES.has(status.state)) return `${status.state} after ${duration(status.elapsed_s)}`;
+  if (isFinal(status)) return `${status.state} after ${duration(status.elapsed_s)}`;
+  if (status.search) return describeSearch(status.search);  // #20: the steps are decided live
   if (status.stage_index === null) return status.state === "starting" ? "starting…" : `${status.state}, ${duration(status.remaining_s)} left`;
   const stage = sched.stages[status.stage_index];
   const stageLeft = stage.start_s + stage.duration_s - status.elapsed_s;
-  return `stage ${status.stage_index + 1} of ${status.stage_count}: ${stage.label} · ` +
+  return `${stageTitle(stage)} of ${status.stage_count}: ${stage.label} · ` +
          `${duration(stageLeft)} left in stage · ${duration(status.remaining_s)} left in run`;
 }
 
-function renderTiles(status) {
+// While the run lasts the tiles are status.json's short windows (each says which);
+// once it is over they show the whole run, from the master's totals.
+function renderTiles(data, status) {
   const s = status || {};
-  $("m-offered").textContent = fmt(s.offered_rps, 1);
-  $("m-achieved").textContent = fmt(s.achieved_rps, 1);
-  $("m-p95").textContent = ms(s.p95_ms);
-  $("m-p99").textContent = ms(s.p99_ms);
-  $("m-p95u").textContent = "uncorrected " + ms(s.p95_uncorrected_ms);
-  $("m-p99u").textContent = "uncorrected " + ms(s.p99_uncorrected_ms);
+  const whole = data.final && data.whole_run;
+  const f = whole ? data.whole_run : s;
+  const win = data.windows || {};
+  const scope = $("tiles-scope");
+  scope.textContent = whole
+    ? `Whole run (${duration(data.whole_run.duration_s)}): average rates, percentiles over every request`
+    : `Live: rates over the last ${win.rate_s} s, latency over the last ${win.latency_s} s`;
+  scope.className = "scope " + (whole ? "final" : "muted");
+  $("m-offered").textContent = fmt(f.offered_rps, 1);
+  $("m-achieved").textContent = fmt(f.achieved_rps, 1);
+  $("m-offered-unit").textContent = whole ? "req/s · whole run" : "req/s · now (schedule)";
+  $("m-achieved-unit").textContent = whole ? "req/s · whole run" : `req/s · last ${win.rate_s} s`;
+  $("m-p95").textContent = ms(f.p95_ms);
+  $("m-p99").textContent = ms(f.p99_ms);
+  const span = whole ? "whole run" : `last ${win.latency_s} s`;
+  $("m-p95u").textContent = `${span} · uncorrected ${ms(f.p95_uncorrected_ms)}`;
+  $("m-p99u").textContent = `${span} · uncorrected ${ms(f.p99_uncorrected_ms)}`;
   $("m-late").textContent = fmt(s.late);
   $("m-dropped").textContent = fmt(s.dropped);
   $("m-errors").textContent = fmt(s.errors);
@@ -128,7 +145,7 @@ function renderWorkers(data, status) {
   for (const w of (status && status.workers) || []) {
     const cpu = w.cpu_percent === null || w.cpu_percent === undefined ? null : w.cpu_percent;
     const meter = el("div", { class: "meter" });
-    meter.appendChild(el("i", { class: cpu !== null && cpu >= 90 ? "hot" : "", style: `width:${Math.min(cpu || 0, 100)}%` }));
+    meter.appendChild(el("i", { class: cpu !== null && cpu >= cpuLimit(status) ? "hot" : "", style: `width:${Math.min(cpu || 0, 100)}%` }));
     const cpuCell = el("td");
     const wrap = el("div", { class: "cpu" });
     wrap.append(meter, el("span", {}, cpu === null ? "–" : fmt(cpu) + " %"));
@@ -136,17 +153,24 @@ function renderWorkers(data, status) {
     const health = el("td");
     health.appendChild(el("span", { class: "pill " + (w.saturated ? "bad" : "ok") }, w.saturated ? "saturated" : "keeping up"));
     const tr = el("tr", { class: w.saturated ? "saturated" : "" });
-    tr.append(el("td", {}, w.id), cpuCell, el("td", {}, ms(w.send_lag_p99_ms)), el("td", {}, fmt(w.in_flight)), health);
+    const host = (data.worker_hosts || {})[w.id] || "–";
+    tr.append(el("td", {}, w.id), el("td", {}, host), cpuCell, el("td", {}, ms(w.send_lag_p99_ms)), el("td", {}, fmt(w.in_flight)), health);
     rows.push(tr);
   }
   const body = $("workers");
   if (!rows.length) {
     const tr = el("tr");
-    tr.appendChild(el("td", { colspan: 5, class: "muted" },
+    tr.appendChild(el("td", { colspan: 6, class: "muted" },
       `${data.workers_connected} worker(s) connected; their health appears once the run starts`));
     rows.push(tr);
   }
   body.replaceChildren(...rows);
+  const workers = (status && status.workers) || [];
+  const hosts = new Set(workers.map((w) => (data.worker_hosts || {})[w.id]).filter(Boolean));
+  $("fleet").textContent = workers.length
+    ? `${workers.length} generator${workers.length === 1 ? "" : "s"} on ${hosts.size || 1} host${hosts.size > 1 ? "s" : ""} · ` +
+      `fleet sending ${fmt(status.achieved_rps, 1)} req/s`
+    : "";
   $("workers-note").textContent = status && status.lost_workers && status.lost_workers.length
     ? `${status.lost_workers.length} lost` : "";
   const reasons = (status && status.untrustworthy) || [];
@@ -170,7 +194,7 @@ function renderThresholds(data, status) {
 
 function renderVerdict(data, status) {
   const box = $("verdict");
-  const over = status && FINAL_STATES.has(status.state);
+  const over = isFinal(status);
   box.hidden = !over;
   if (!over) return;
   const report = data.report;
@@ -190,9 +214,39 @@ function renderVerdict(data, status) {
   }
 }
 
+function renderEndpoints(data) {
+  const rows = data.endpoints || [];
+  const win = data.windows || {};
+  $("endpoints-scope").textContent = data.final ? "whole run" : `rates and percentiles over the last ${win.endpoints_s} s`;
+  if (!rows.length) return;
+  $("endpoints").replaceChildren(...rows.map((r) => {
+    const kinds = Object.entries(r.errors_by_type || {}).map(([k, n]) => `${k}: ${fmt(n)}`).join(", ");
+    const tr = el("tr", { class: "endpoint" });
+    tr.append(el("td", {}, r.endpoint), el("td", {}, fmt(r.rate_rps, 1)), el("td", {}, ms(r.p95_ms)),
+              el("td", {}, ms(r.p99_ms)), el("td", {}, fmt(r.requests)),
+              el("td", { class: kinds ? "kinds" : "muted" }, kinds || "none"));
+    return tr;
+  }));
+}
+
+// A capacity search (load.search): the step being held and the bracket the knee lies in.
+function describeSearch(search) {
+  const [lo, hi] = search.bracket || [null, null];
+  const bracket = lo === null && hi === null ? "not bracketed yet"
+    : hi === null ? `at least ${fmt(lo)} req/s` : lo === null ? `below ${fmt(hi)} req/s`
+    : `between ${fmt(lo)} and ${fmt(hi)} req/s`;
+  const where = search.end ? `search done: ${search.end_reason || search.end}`
+    : `search step ${search.step} at ${fmt(search.rate)} req/s (${search.phase})`;
+  return `${where} · knee ${bracket}`;
+}
+
+function stageTitle(stage) {
+  return `stage ${stage.number}` + (stage.name ? ` (${stage.name})` : "");
+}
+
 function render(data) {
   const status = data.status;
-  if (status && status.started_at && !FINAL_STATES.has(status.state) && status.elapsed_s > 0) {
+  if (status && status.started_at && !isFinal(status) && status.elapsed_s > 0) {
     const prev = achieved[achieved.length - 1];
     if (!prev || status.elapsed_s > prev[0]) achieved.push([status.elapsed_s, status.achieved_rps || 0]);
   }
@@ -208,7 +262,8 @@ function render(data) {
   $("stop").disabled = !data.can_stop;
   $("where").textContent = describeWhere(data, status);
   drawTimeline(data, status);
-  renderTiles(status);
+  renderTiles(data, status);
+  renderEndpoints(data);
   renderWorkers(data, status);
   renderThresholds(data, status);
   renderVerdict(data, status);
@@ -240,10 +295,13 @@ async function start() {
   if (!reply.success) showMessage("Could not start: " + reply.message);
 }
 
+// On a fleet the master writes the kill switch every agent polls (as `surge abort`);
+// locally it stops its own runner. Either way through surge's route.
 async function stop() {
   $("stop").disabled = true;
-  const response = await fetch("../stop", { method: "POST" });
-  if (!response.ok) showMessage(`Could not stop: HTTP ${response.status}`);
+  const response = await fetch("api/stop", { method: "POST" });
+  const reply = await response.json().catch(() => ({ success: false, message: `HTTP ${response.status}` }));
+  showMessage(reply.success ? null : "Could not stop: " + reply.message);
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,0 +1,257 @@
+"""Per-endpoint views: which endpoint was slow or failed, how, and when.
+
+An *endpoint* is a request's method and name (``POST /products/{id}/buy``); a name that
+already starts with its method is not prefixed twice, and a dropped request (never
+sent, so it has no method) is listed under its name alone, which is the scenario's task
+name. Everything here is a pure function of the request frame: counts, rates and
+nearest-rank percentiles come from `analysis.metrics.group_summary` over the raw
+records of each group, never from other percentiles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from surge.analysis.checks import metric_values
+from surge.analysis.loading import DROPPED, ERROR, REJECTED, TIMEOUT, RunData
+from surge.analysis.metrics import group_summary
+from surge.analysis.stages import window_codes
+
+#: the columns of the per-endpoint table (whole run) and of its per-stage rows
+ENDPOINT_COLUMNS = (
+    "endpoint", "requests", "sent_rps", "achieved_rps", "ok", "rejected", "error", "timeout",
+    "dropped", "throttled", "success_rate", "error_rate", "p50", "p90", "p95", "p99", "max",
+    "p95_uncorrected", "p99_uncorrected",
+)  # fmt: skip
+ENDPOINT_STAGE_COLUMNS = ("stage", "stage_name", *ENDPOINT_COLUMNS)
+FAILURE_COLUMNS = (
+    "endpoint", "outcome", "status", "error_type", "throttled", "count", "share", "first_s",
+    "last_s", "stages",
+)  # fmt: skip
+CATCH_PREFIX = "CatchResponseError: "  # a scenario's own `response.failure(text)`
+MAX_TYPE_CHARS = 120
+OUTCOME_WORDS = {ERROR: "error", TIMEOUT: "timeout", DROPPED: "dropped"}
+
+
+def endpoint_label(method: str | None, name: str) -> str:
+    """``GET`` + ``/products`` -> ``GET /products``; ``GET`` + ``GET /x`` -> ``GET /x``."""
+    method = (method or "").strip()
+    if not method or name.startswith(f"{method} ") or name == method:
+        return name
+    return f"{method} {name}"
+
+
+def error_type(text: str | None, status: int) -> str:
+    """The failure type a person reads: the client's error type as recorded (see
+    `locustfiles.error_types`), without the wrapper of a scenario's own failure, or
+    ``HTTP <status>`` when nothing was recorded."""
+    if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
+        return f"HTTP {status}" if status else "no response"
+    text = str(text)
+    if text.startswith(CATCH_PREFIX):
+        text = text[len(CATCH_PREFIX) :]
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_TYPE_CHARS else text[: MAX_TYPE_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Each request's endpoint code (-1: none) and the labels the codes index (sorted)."""
+
+    codes: np.ndarray
+    labels: tuple[str, ...]
+
+    def code_of(self, label: str) -> int | None:
+        try:
+            return self.labels.index(label)
+        except ValueError:
+            return None
+
+
+def endpoints_of(frame: pd.DataFrame) -> Endpoints:
+    """Endpoint codes from the frame's method and name categoricals (one pass of codes)."""
+    names = frame["name"].cat
+    methods = frame["method"].cat
+    n_names = max(len(names.categories), 1)
+    pair = methods.codes.to_numpy().astype(np.int64) * n_names + names.codes.to_numpy()
+    pairs, inverse = np.unique(pair, return_inverse=True)
+    method_values = np.asarray(methods.categories, dtype=object)
+    name_values = np.asarray(names.categories, dtype=object)
+    labels = [
+        endpoint_label(method_values[p // n_names] if p >= 0 else "", str(name_values[p % n_names]))
+        for p in pairs.tolist()
+    ]
+    unique, remap = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+    codes = remap[inverse].astype(np.int32) if len(pair) else np.zeros(0, np.int32)
+    return Endpoints(codes=codes, labels=tuple(str(u) for u in unique))
+
+
+def _with_rates(summary: pd.DataFrame, seconds: np.ndarray | float) -> pd.DataFrame:
+    span = pd.Series(np.broadcast_to(seconds, len(summary)), index=summary.index, dtype=float)
+    span = span.where(span > 0)
+    return summary.assign(
+        sent_rps=(summary["requests"] - summary["dropped"]) / span,
+        achieved_rps=(summary["ok"] + summary["rejected"]) / span,
+    )
+
+
+def endpoint_table(run: RunData, endpoints: Endpoints) -> pd.DataFrame:
+    """One row per endpoint over the whole run: requests, rates over the schedule's
+    duration, outcomes, corrected percentiles with the uncorrected p95/p99 beside."""
+    n = len(endpoints.labels)
+    if n == 0:
+        return pd.DataFrame(columns=list(ENDPOINT_COLUMNS))
+    summary = group_summary(run, endpoints.codes, n, uncorrected=True)
+    table = _with_rates(summary, run.duration_s).assign(endpoint=list(endpoints.labels))
+    return _ordered(table, ENDPOINT_COLUMNS).reset_index(drop=True)
+
+
+def _ordered(table: pd.DataFrame, first: tuple[str, ...]) -> pd.DataFrame:
+    """The shown columns first, the rest (p999, avg, rates: what thresholds read) after."""
+    return table[list(first) + [c for c in table.columns if c not in first]]
+
+
+def endpoint_stage_table(run: RunData, endpoints: Endpoints, stages: pd.DataFrame) -> pd.DataFrame:
+    """One row per (stage, endpoint) with requests in the stage's measured window (the
+    same windows as the stage table: holds skip their warm-up), rates over the window."""
+    n_end, n_win = len(endpoints.labels), len(stages)
+    if n_end == 0 or n_win == 0:
+        return pd.DataFrame(columns=list(ENDPOINT_STAGE_COLUMNS))
+    window = window_codes(run.requests, stages)
+    codes = np.where(window >= 0, window.astype(np.int64) * n_end + endpoints.codes, -1)
+    summary = group_summary(run, codes, n_win * n_end, uncorrected=True)
+    rows = np.arange(n_win * n_end)
+    position = rows // n_end
+    table = _with_rates(summary, stages["window_s"].to_numpy()[position]).assign(
+        stage=stages["stage"].to_numpy()[position] + 1,
+        stage_name=_stage_names(stages)[position],
+        endpoint=np.asarray(endpoints.labels, dtype=object)[rows % n_end],
+    )
+    table = table[table["requests"] > 0]
+    return _ordered(table, ENDPOINT_STAGE_COLUMNS).reset_index(drop=True)
+
+
+def endpoint_metrics(table: pd.DataFrame, seconds: float) -> dict[str, dict[str, float]]:
+    """Threshold metrics per endpoint from `endpoint_table` (rates over `seconds`)."""
+    return {row["endpoint"]: metric_values(row, seconds) for row in table.to_dict("records")}
+
+
+def endpoint_metrics_by_stage(table: pd.DataFrame, stages: pd.DataFrame) -> dict:
+    """stage index (0-based, as in the stage table) -> endpoint -> threshold metrics, from
+    `endpoint_stage_table`; what the knee holds scoped rules to."""
+    window = dict(zip(stages["stage"].astype(int) + 1, stages["window_s"], strict=True))
+    out: dict[int, dict[str, dict[str, float]]] = {}
+    for row in table.to_dict("records"):
+        stage = int(row["stage"])
+        out.setdefault(stage - 1, {})[row["endpoint"]] = metric_values(row, window[stage])
+    return out
+
+
+def _stage_names(stages: pd.DataFrame) -> np.ndarray:
+    if "name" in stages:
+        return stages["name"].fillna("").astype(str).to_numpy()
+    return np.full(len(stages), "", dtype=object)
+
+
+def failure_table(run: RunData, endpoints: Endpoints) -> pd.DataFrame:
+    """Failed requests (error, timeout, dropped) by endpoint, status and error type: how
+    many, their share of the endpoint's requests, first/last seen (seconds from the start,
+    by intended send time) and the stages (numbered from 1) they occurred in."""
+    frame = run.requests
+    outcome = frame["outcome"].to_numpy()
+    failed = outcome > REJECTED
+    if not failed.any():
+        return pd.DataFrame(columns=list(FAILURE_COLUMNS))
+    errors = frame["error"]
+    part = pd.DataFrame(
+        {
+            "code": endpoints.codes[failed],
+            "outcome": outcome[failed],
+            "status": frame["status"].to_numpy()[failed],
+            "error": errors.cat.codes.to_numpy()[failed],
+            "throttled": frame["throttled"].to_numpy()[failed],
+            "offset_us": frame["offset_us"].to_numpy()[failed],
+            "stage": frame["stage"].to_numpy()[failed],
+        }
+    )
+    texts = list(errors.cat.categories)
+    part["error_type"] = [
+        error_type(texts[e] if e >= 0 else None, int(s))
+        for e, s in zip(part["error"].tolist(), part["status"].tolist(), strict=True)
+    ]
+    keys = ["code", "outcome", "status", "error_type"]
+    grouped = part.groupby(keys, sort=True).agg(
+        count=("offset_us", "size"),
+        first_us=("offset_us", "min"),
+        last_us=("offset_us", "max"),
+        throttled=("throttled", "any"),
+        stages=("stage", lambda s: sorted({int(x) + 1 for x in s})),
+    )
+    grouped = grouped.reset_index()
+    totals = np.bincount(endpoints.codes[endpoints.codes >= 0], minlength=len(endpoints.labels))
+    labels = np.asarray(endpoints.labels, dtype=object)
+    table = grouped.assign(
+        endpoint=labels[grouped["code"].to_numpy()],
+        outcome=[OUTCOME_WORDS[int(o)] for o in grouped["outcome"]],
+        share=grouped["count"] / totals[grouped["code"].to_numpy()],
+        first_s=grouped["first_us"] / 1e6,
+        last_s=grouped["last_us"] / 1e6,
+    )
+    table = table.sort_values(["count", "endpoint"], ascending=[False, True], kind="stable")
+    return table[list(FAILURE_COLUMNS)].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class EndpointViews:
+    """Everything per endpoint that the report shows and the thresholds read."""
+
+    endpoints: Endpoints
+    table: pd.DataFrame  # `endpoint_table`
+    by_stage: pd.DataFrame  # `endpoint_stage_table`
+    failures: pd.DataFrame  # `failure_table`
+    metrics: dict[str, dict[str, float]]  # endpoint -> whole-run threshold metrics
+    metrics_by_stage: dict[int, dict[str, dict[str, float]]]  # stage -> endpoint -> metrics
+
+
+def endpoint_views(run: RunData, windows: pd.DataFrame) -> EndpointViews:
+    """All per-endpoint tables of a run; `windows` are the stage windows
+    (`analysis.stages.add_windows`), the same the stage table measures."""
+    endpoints = endpoints_of(run.requests)
+    table = endpoint_table(run, endpoints)
+    by_stage = endpoint_stage_table(run, endpoints, windows)
+    return EndpointViews(
+        endpoints=endpoints,
+        table=table,
+        by_stage=by_stage,
+        failures=failure_table(run, endpoints),
+        metrics=endpoint_metrics(table, run.duration_s),
+        metrics_by_stage=endpoint_metrics_by_stage(by_stage, windows),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and lists -> Python; NaN -> None (JSON has no NaN)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{c: _plain(row[c]) for c in columns} for row in frame.to_dict("records")]
+
+
+def summary_part(views: EndpointViews | None) -> dict[str, Any]:
+    """summary.json's per-endpoint keys: `endpoints`, `endpoint_stages`, `failures`."""
+    if views is None:
+        return {"endpoints": [], "endpoint_stages": [], "failures": []}
+    return {
+        "endpoints": records(views.table, ENDPOINT_COLUMNS),
+        "endpoint_stages": records(views.by_stage, ENDPOINT_STAGE_COLUMNS),
+        "failures": records(views.failures, FAILURE_COLUMNS),
+    }

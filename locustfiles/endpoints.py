@@ -1,0 +1,105 @@
+"""Per-endpoint figures of one second of records: what the live table and /metrics show.
+
+The recorder's once-a-second `sample` summarises the fleet-wide figures; this adds the
+same per request name ("endpoint"): outcome counts by error type, corrected and
+uncorrected latency histograms (the mergeable buckets of `histogram`) and their exact
+sums. Workers send it in their health report; the master adds counts (`merge_into`)
+and never averages percentiles.
+
+Label cardinality is bounded where the names are first seen: a worker keeps the first
+`MAX_ENDPOINTS` names it meets and folds every later one into `OTHER` (a scenario that
+names requests by raw URL would otherwise make one series per product id), and error
+types beyond `MAX_ERROR_TYPES` per endpoint fold the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from surge.locustfiles.histogram import bucket_counts
+
+MAX_ENDPOINTS = 30  # distinct request names kept per run; the rest are OTHER
+MAX_ERROR_TYPES = 10  # distinct error types kept per endpoint; the rest are OTHER
+OTHER = "other"
+NOT_SENT = -1  # the recorder's marker for a dropped request's service time
+FAILED_OUTCOMES = frozenset({"error", "timeout"})
+
+
+class EndpointNames:
+    """The bounded set of endpoint labels one process uses for the whole run."""
+
+    def __init__(self, limit: int = MAX_ENDPOINTS) -> None:
+        self.limit = limit
+        self._known: set[str] = set()
+
+    def label(self, name: str) -> str:
+        if name in self._known:
+            return name
+        if len(self._known) < self.limit:
+            self._known.add(name)
+            return name
+        return OTHER
+
+
+def error_type(outcome: str, status: int, error: str | None) -> str:
+    """A short, low-cardinality kind of failure: ``HTTP 503``, ``ConnectionRefusedError``...
+
+    Empty for answered requests; ``late``/``stopped`` for dropped ones (why never sent).
+    """
+    if outcome == "dropped":
+        return "stopped" if error and "stopped" in error else "late"
+    if outcome not in FAILED_OUTCOMES:
+        return ""
+    if status and error and not error.startswith("CatchResponseError"):
+        return error[:60]  # the answer's own failure type (recorder's error column)
+    if status:
+        return f"HTTP {status}"
+    if not error:
+        return outcome
+    head = error.split(":", 1)[0].strip()  # the exception's class
+    return head[:60] or outcome
+
+
+def summarise(
+    names: Sequence[str], outcomes: Sequence[str], statuses: np.ndarray, errors: Sequence[Any],
+    latency_us: np.ndarray, service_us: np.ndarray, labels: EndpointNames,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Rows of one second -> ``{endpoint: {outcomes, hist_corrected, hist_uncorrected, sums}}``.
+
+    ``outcomes`` is keyed ``"<outcome>|<error type>"`` (JSON keys must be strings).
+    Dropped requests count in the outcomes only: they have no latency worth a bucket.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(labels.label(name), []).append(i)
+    result: dict[str, dict[str, Any]] = {}
+    for label, rows in groups.items():
+        idx = np.asarray(rows, dtype=np.int64)
+        kinds: Counter[str] = Counter()
+        for i in rows:
+            kinds[f"{outcomes[i]}|{error_type(outcomes[i], int(statuses[i]), errors[i])}"] += 1
+        svc = service_us[idx]
+        sent = svc != NOT_SENT
+        lat, svc = latency_us[idx][sent], svc[sent]
+        result[label] = {
+            "outcomes": _bounded_kinds(kinds),
+            "hist_corrected": bucket_counts(lat),
+            "hist_uncorrected": bucket_counts(svc),
+            "sum_corrected_us": int(lat.sum()),
+            "sum_uncorrected_us": int(svc.sum()),
+        }
+    return result
+
+
+def _bounded_kinds(kinds: Counter[str]) -> dict[str, int]:
+    if len(kinds) <= MAX_ERROR_TYPES:
+        return dict(kinds)
+    kept = dict(kinds.most_common(MAX_ERROR_TYPES))
+    for key, count in kinds.items():
+        if key not in kept:
+            outcome = key.split("|", 1)[0]
+            kept[f"{outcome}|{OTHER}"] = kept.get(f"{outcome}|{OTHER}", 0) + count
+    return kept

@@ -1,0 +1,95 @@
+"""Live per-endpoint windows for thresholds scoped to one endpoint (``p95{name=...} < 1s``).
+
+Workers already send, once a second, each endpoint's outcome counts and latency
+histograms (`locustfiles.endpoints.summarise`, the ``endpoints`` key of a health
+report). The master (`FleetController`) adds them here per second and per endpoint,
+then reads the last seconds of one endpoint as a window with the same fields as its
+fleet-wide window, so one metric function evaluates both: counts and histograms are
+added, percentiles are read from the merged buckets, never averaged.
+
+A scoped rule names the endpoint as the report does: method + request name
+(``POST /products/{id}/buy``). Workers label by request name alone, so a name
+without its method (``/products`` requested by ``GET``) matches ``GET /products`` too.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Any
+
+KEEP_SECONDS = 120  # per-second samples kept: more than any live window
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+
+@dataclass
+class Window:
+    """One endpoint's merged sample: what `FleetController._metric` reads."""
+
+    outcomes: collections.Counter = field(default_factory=collections.Counter)
+    corrected: collections.Counter = field(default_factory=collections.Counter)
+    uncorrected: collections.Counter = field(default_factory=collections.Counter)
+    sent: int = 0
+
+    def add(self, figures: dict[str, Any]) -> None:
+        for key, count in (figures.get("outcomes") or {}).items():
+            outcome = str(key).partition("|")[0]  # "<outcome>|<error type>"
+            self.outcomes[outcome] += int(count)
+            if outcome != "dropped":
+                self.sent += int(count)
+        self.corrected.update(
+            {int(k): int(v) for k, v in figures.get("hist_corrected", {}).items()}
+        )
+        self.uncorrected.update(
+            {int(k): int(v) for k, v in figures.get("hist_uncorrected", {}).items()}
+        )
+
+    def merge(self, other: Window) -> None:
+        self.outcomes.update(other.outcomes)
+        self.corrected.update(other.corrected)
+        self.uncorrected.update(other.uncorrected)
+        self.sent += other.sent
+
+
+def matches(rule_name: str, label: str) -> bool:
+    """Does a worker's endpoint label belong to the endpoint a rule names?"""
+    if rule_name == label:
+        return True
+    method, _, rest = rule_name.partition(" ")
+    return method.upper() in HTTP_METHODS and rest == label
+
+
+class EndpointSeconds:
+    """Per second, per endpoint label: the fleet's merged counts and histograms."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[int, dict[str, Window]] = {}
+        self.labels: set[str] = set()
+
+    def add(self, second: int, endpoints: dict[str, dict[str, Any]] | None) -> None:
+        """One worker's ``endpoints`` figures for the second starting at `second`."""
+        if not endpoints:
+            return
+        slot = self._seconds.setdefault(second, {})
+        for label, figures in endpoints.items():
+            slot.setdefault(label, Window()).add(figures)
+            self.labels.add(label)
+        for old in [s for s in self._seconds if s < second - KEEP_SECONDS]:
+            del self._seconds[old]
+
+    def window(self, rule_name: str, last: int, seconds: int) -> Window | None:
+        """The endpoint's merged sample over seconds last-seconds+1 .. last (None: no
+        request of it in that time, so nothing to judge)."""
+        merged, seen = Window(), False
+        for s in range(last - seconds + 1, last + 1):
+            for label, sample in self._seconds.get(s, {}).items():
+                if matches(rule_name, label):
+                    merged.merge(sample)
+                    seen = True
+        return merged if seen else None
+
+    def unknown(self, rule_names: set[str]) -> list[str]:
+        """Rule names that matched no endpoint during the whole run."""
+        return sorted(n for n in rule_names if not any(matches(n, x) for x in self.labels))

@@ -1,0 +1,198 @@
+"""The master's running totals by endpoint and by worker: for the view's table and /metrics.
+
+`FleetController` keeps what the run's control needs (membership, thresholds, the
+manifest). This keeps what people watch: per-endpoint counts and latency histograms
+for the whole run and per second (so the table can show "the last 5 s" while the run
+lasts and "the whole run" after it), and each worker's latest health. It is fed by the
+same ``surge_health`` messages, in the same process, and only ever adds counts.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from surge.locustfiles import histogram
+from surge.locustfiles.endpoints import MAX_ERROR_TYPES, OTHER, EndpointNames
+
+WINDOW_S = 5  # seconds of per-endpoint samples behind the live table (as status.json's p95)
+KEEP_SECONDS = 60  # per-second samples kept (for the window); older ones are dropped
+SUCCESS_OUTCOMES = ("ok", "rejected")  # answered as the shop meant: success_rate's numerator
+
+
+@dataclass
+class EndpointTotals:
+    """Counts and histograms of one endpoint (for the whole run, or one second)."""
+
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (outcome, error type)
+    corrected: Counter[int] = field(default_factory=Counter)
+    uncorrected: Counter[int] = field(default_factory=Counter)
+    sum_corrected_us: int = 0
+    sum_uncorrected_us: int = 0
+
+    def add(self, data: dict[str, Any], max_kinds: int | None = None) -> None:
+        """Add one report; with `max_kinds`, new error types beyond it count as OTHER."""
+        for key, count in data.get("outcomes", {}).items():
+            outcome, _, kind = key.partition("|")
+            new = bool(kind) and (outcome, kind) not in self.outcomes
+            if new and max_kinds is not None and len({k for _, k in self.outcomes}) > max_kinds:
+                kind = OTHER
+            self.outcomes[(outcome, kind)] += int(count)
+        self.corrected.update({int(k): int(v) for k, v in data.get("hist_corrected", {}).items()})
+        self.uncorrected.update(
+            {int(k): int(v) for k, v in data.get("hist_uncorrected", {}).items()}
+        )
+        self.sum_corrected_us += int(data.get("sum_corrected_us", 0))
+        self.sum_uncorrected_us += int(data.get("sum_uncorrected_us", 0))
+
+    def merge(self, other: EndpointTotals) -> None:
+        self.outcomes.update(other.outcomes)
+        self.corrected.update(other.corrected)
+        self.uncorrected.update(other.uncorrected)
+        self.sum_corrected_us += other.sum_corrected_us
+        self.sum_uncorrected_us += other.sum_uncorrected_us
+
+    @property
+    def offered(self) -> int:
+        """Every arrival that became a record, dropped ones included."""
+        return sum(self.outcomes.values())
+
+    @property
+    def sent(self) -> int:
+        return sum(c for (o, _), c in self.outcomes.items() if o != "dropped")
+
+    @property
+    def successful(self) -> int:
+        return sum(c for (o, _), c in self.outcomes.items() if o in SUCCESS_OUTCOMES)
+
+    def errors_by_type(self) -> dict[str, int]:
+        errors: Counter[str] = Counter()
+        for (outcome, kind), count in self.outcomes.items():
+            if kind and outcome != "dropped":
+                errors[kind] += count
+        return dict(errors.most_common())
+
+
+class LiveMetrics:
+    """Everything the view's table and the Prometheus exposition read.
+
+    Health messages arrive on the master's event loop while scrapes and page polls run
+    in other greenlets (or a scrape thread): a lock keeps every read consistent.
+    """
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, EndpointTotals] = {}
+        self.seconds: dict[int, dict[str, EndpointTotals]] = {}
+        self.workers: dict[str, dict[str, Any]] = {}  # worker id -> its latest health report
+        self.late = 0
+        self.dropped = 0
+        self.health_reports = 0
+        self._labels = EndpointNames()  # workers fold their own names; the union is bounded here
+        self._lock = threading.Lock()
+
+    def observe(self, data: dict[str, Any]) -> None:
+        """One worker's ``surge_health`` report."""
+        second = int(data.get("time_us", time.time() * 1e6) // 1_000_000)
+        with self._lock:
+            self.health_reports += 1
+            self.late += int(data.get("late") or 0)
+            self.dropped += int(data.get("dropped") or 0)
+            self.workers[str(data.get("worker", "?"))] = {
+                k: data.get(k) for k in (
+                    "cpu_percent", "cpu_wait_percent", "send_lag_p99_us", "loop_lag_p99_us",
+                    "in_flight", "done", "host",
+                )
+            }  # fmt: skip
+            per_second = self.seconds.setdefault(second, {})
+            for raw, figures in (data.get("endpoints") or {}).items():
+                name = self._labels.label(raw)
+                self.endpoints.setdefault(name, EndpointTotals()).add(figures, MAX_ERROR_TYPES)
+                per_second.setdefault(name, EndpointTotals()).add(figures)
+            for old in [s for s in self.seconds if s < second - KEEP_SECONDS]:
+                del self.seconds[old]
+
+    def snapshot(self) -> tuple[dict[str, EndpointTotals], dict[str, dict[str, Any]]]:
+        """Copies of the whole-run endpoint totals and the workers' latest health."""
+        with self._lock:
+            endpoints = {}
+            for name, totals in self.endpoints.items():
+                copy = EndpointTotals()
+                copy.merge(totals)
+                endpoints[name] = copy
+            return endpoints, {w: dict(h) for w, h in self.workers.items()}
+
+    def window(
+        self, seconds: int = WINDOW_S, now: float | None = None
+    ) -> dict[str, EndpointTotals]:
+        """Per-endpoint totals of the last `seconds` complete seconds."""
+        last = int(now if now is not None else time.time()) - 1
+        merged: dict[str, EndpointTotals] = collections.defaultdict(EndpointTotals)
+        with self._lock:
+            for s in range(last - seconds + 1, last + 1):
+                for name, totals in self.seconds.get(s, {}).items():
+                    merged[name].merge(totals)
+        return dict(merged)
+
+    def endpoint_table(self, *, final: bool, duration_s: float) -> list[dict[str, Any]]:
+        """Rows for the view: the last `WINDOW_S` seconds while running, the whole run after."""
+        whole, _ = self.snapshot()
+        current = whole if final else self.window()
+        rows = []
+        for name in sorted(whole, key=lambda n: (-whole[n].offered, n)):
+            totals = whole[name]
+            recent = current.get(name, EndpointTotals())
+            span = max(duration_s, 1e-9) if final else WINDOW_S
+            rows.append({
+                "endpoint": name,
+                "rate_rps": round(recent.sent / span, 2),
+                "p95_ms": _ms(recent.corrected, 95),
+                "p99_ms": _ms(recent.corrected, 99),
+                "requests": totals.offered,
+                "errors": sum(totals.errors_by_type().values()),
+                "errors_by_type": totals.errors_by_type(),
+            })  # fmt: skip
+        return rows
+
+    def whole_run(self, duration_s: float) -> dict[str, Any]:
+        """The run's figures over its whole length: what the tiles show once it is over."""
+        whole, _ = self.snapshot()
+        total = EndpointTotals()
+        for totals in whole.values():
+            total.merge(totals)
+        span = max(duration_s, 1e-9)
+        return {
+            "offered_rps": round(total.offered / span, 2),
+            "achieved_rps": round(total.sent / span, 2),
+            "successful_rps": round(total.successful / span, 2),
+            "p95_ms": _ms(total.corrected, 95),
+            "p99_ms": _ms(total.corrected, 99),
+            "p95_uncorrected_ms": _ms(total.uncorrected, 95),
+            "p99_uncorrected_ms": _ms(total.uncorrected, 99),
+            "duration_s": round(duration_s, 1),
+        }
+
+
+def _ms(hist: Counter[int], pct: float) -> float | None:
+    value = histogram.percentile_us(hist, pct)
+    return None if value is None else round(value / 1000.0, 2)
+
+
+#: the master's accumulator (one run per Locust process), set by `install`
+CURRENT: LiveMetrics | None = None
+
+
+def install() -> LiveMetrics:
+    """Create this process's accumulator (the engine calls it on a master or standalone)."""
+    global CURRENT
+    CURRENT = LiveMetrics()
+    return CURRENT
+
+
+def observe(data: dict[str, Any]) -> None:
+    """Feed a health report to this process's accumulator, if there is one."""
+    if CURRENT is not None:
+        CURRENT.observe(data)

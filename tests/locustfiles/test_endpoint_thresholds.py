@@ -1,0 +1,63 @@
+"""Thresholds scoped to one endpoint, evaluated live on the master (abort_on_fail) and by
+the master's per-endpoint windows (`locustfiles.live_endpoints`)."""
+
+from __future__ import annotations
+
+from surge.locustfiles.live_endpoints import EndpointSeconds, matches
+from surge.provisioning.local import run_local
+
+from surge.results import AbortedBy, RunState
+from tests.helpers.locust import FIXTURES, http_target, write_schedule
+
+
+def _figures(ok: int, errors: int, bucket: int) -> dict:
+    return {
+        "outcomes": {"ok|": ok, "error|HTTP 503": errors},
+        "hist_corrected": {str(bucket): ok + errors},
+        "hist_uncorrected": {str(bucket): ok + errors},
+    }
+
+
+def test_windows_add_workers_and_seconds_per_endpoint() -> None:
+    seconds = EndpointSeconds()
+    seconds.add(100, {"/x": _figures(3, 1, 10), "GET /y": _figures(5, 0, 20)})
+    seconds.add(100, {"/x": _figures(1, 1, 30)})  # a second worker, same second
+    seconds.add(101, {"/x": _figures(2, 0, 10)})
+    window = seconds.window("GET /x", last=101, seconds=2)  # method + name matches "/x"
+    assert window is not None
+    assert window.outcomes == {"ok": 6, "error": 2} and window.sent == 8
+    assert window.corrected == {10: 6, 30: 2}
+    assert seconds.window("GET /x", last=99, seconds=2) is None  # nothing to judge
+    assert seconds.window("GET /y", last=101, seconds=1) is None
+    assert seconds.unknown({"GET /x", "GET /y", "POST /z"}) == ["POST /z"]
+
+
+def test_names_match_with_or_without_the_method() -> None:
+    assert matches("POST /buy", "POST /buy")
+    assert matches("POST /buy", "/buy")
+    assert not matches("POST /buy", "/buy/2")
+    assert not matches("sign in", "in")  # "sign" is not an HTTP method
+
+
+def test_abort_on_fail_on_one_endpoint_stops_the_run_live(tmp_path) -> None:
+    """error_rate over the whole run is 25 %, under its 50 % rule; the failing endpoint's
+    own rule (100 % errors) is what stops the run."""
+    with http_target() as url:
+        schedule = write_schedule(
+            tmp_path / "s.yaml", target=url, locustfile=str(FIXTURES / "two_endpoints.py"),
+            user="TwoEndpointsUser", stages="{rps: 20, duration: 60s}",
+            extra="arrivals: uniform\n"
+            "thresholds:\n"
+            "  - error_rate < 50%\n"
+            "  - p95{name=GET /ok} < 5s\n"
+            "  - {rule: error_rate < 50%, name: GET /unavailable, abort_on_fail: true, for: 2s}\n",
+        )  # fmt: skip
+        result = run_local(schedule, tmp_path / "run", workers=1, run_id="abort-endpoint")
+    manifest = result.manifest
+    assert manifest is not None and manifest.state is RunState.ABORTED
+    assert manifest.abort is not None and manifest.abort.by is AbortedBy.THRESHOLD
+    assert "error_rate{name=GET /unavailable} < 50%" in manifest.abort.reason
+    started, ended = manifest.started_at, manifest.ended_at
+    assert started is not None and ended is not None
+    assert (ended - started).total_seconds() < 20  # not the schedule's 60 s
+    assert result.exit_code == (3 if manifest.untrustworthy else 1)

@@ -1,0 +1,132 @@
+"""A real Prometheus (Debian's package) scrapes a real local run's master every second.
+
+`surge run --metrics-port P` runs headless against the reference shop with two
+workers; Prometheus, started by the test with a one-second scrape interval, keeps
+every sample. Afterwards PromQL over its HTTP API must agree with surge's own
+records: the requests sent over the run within 2 % (they are in fact the same
+counts), and the corrected-latency histogram's count exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from surge.provisioning.local import free_port
+
+from surge.errors import ExitCode
+from surge.results import read_requests
+from tests.helpers.agents import live_schedule_yaml
+from tests.helpers.shop import running_shop
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+PROMETHEUS = "/usr/bin/prometheus"
+READY_TIMEOUT_S = 30.0
+RUN_TIMEOUT_S = 120.0
+RANGE = "[10m]"  # longer than the whole test: every sample of the run
+
+
+@contextmanager
+def prometheus(tmp: Path, scrape_port: int) -> Iterator[str]:
+    """Prometheus scraping 127.0.0.1:`scrape_port` every second; yields its API base URL."""
+    if not shutil.which(PROMETHEUS):
+        pytest.skip("prometheus is not installed (scripts/system-deps.sh installs it)")
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: surge\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{scrape_port}']}}]\n"
+    )
+    port = free_port()
+    log = open(tmp / "prometheus.log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/-/ready", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"prometheus did not start: {(tmp / 'prometheus.log').read_text()}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+def promql(url: str, query: str) -> float:
+    """One instant query; the single result's value (the test's queries are sums)."""
+    with urllib.request.urlopen(
+        f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": query}), timeout=10
+    ) as reply:
+        data = json.loads(reply.read())
+    assert data["status"] == "success", data
+    (result,) = data["data"]["result"]
+    return float(result["value"][1])
+
+
+def test_prometheus_scraping_the_master_counts_what_surge_recorded(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    with running_shop() as shop, prometheus(tmp_path, metrics_port) as prom:
+        schedule = tmp_path / "schedule.yaml"
+        stages = "[{rps: 30, duration: 4s}, {rps: 60, duration: 4s}]"
+        schedule.write_text(
+            live_schedule_yaml(
+                target=shop.url, name="prom", stages=stages, extra="allow_hosts: [127.0.0.1]\n"
+            )
+        )
+        out = tmp_path / "results"
+        done = subprocess.run(
+            [sys.executable, "-m", "surge", "run", str(schedule), "--workers", "2",
+             "--metrics-port", str(metrics_port), "--out", str(out)],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "CI": "true"},
+            capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        )  # fmt: skip
+        assert done.returncode == ExitCode.PASSED, done.stdout + done.stderr
+        assert f"metrics on http://127.0.0.1:{metrics_port}/metrics" in done.stderr
+        (run_dir,) = out.iterdir()
+        assert (
+            "Prometheus metrics on http://127.0.0.1:" in (run_dir / "logs/master.log").read_text()
+        )
+
+        sent = promql(prom, f"sum(max_over_time(surge_requests_sent_total{RANGE}))")
+        histogram_count = promql(
+            prom, f"sum(max_over_time(surge_latency_corrected_seconds_count{RANGE}))"
+        )
+        finished = promql(
+            prom, f'max_over_time(surge_run_state{{surge_run_state="finished"}}{RANGE})'
+        )
+        last_stage = promql(prom, f"max_over_time(surge_stage{RANGE})")
+
+    outcomes = read_requests(run_dir, columns=["outcome"]).column("outcome").to_pylist()
+    recorded_sent = sum(o != "dropped" for o in outcomes)
+    assert recorded_sent >= 340  # 30/s for 4 s + 60/s for 4 s: 360 arrivals
+    assert abs(sent - recorded_sent) <= 0.02 * recorded_sent
+    assert histogram_count == recorded_sent  # every answered request, once
+    assert finished == 1  # the final state was scraped (the master lingers for it)
+    assert last_stage == 2  # stages are numbered from 1
