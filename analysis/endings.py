@@ -106,11 +106,16 @@ def read_records_tolerant(
     root = Path(run_dir) / REQUESTS_DIR
     skip = {root / d.part for d in damaged}
     while True:
+        if damaged and len(skip) >= len(list_parts(run_dir)):
+            raise RunDirError(
+                "no readable request part: " + "; ".join(d.describe() for d in damaged),
+                str(root),
+            )
         try:
             return read(run_dir, frozenset(skip)), damaged
         except RunDirError as exc:
             bad = Path(exc.where or "")
-            if bad in skip or bad.parent.parent != root or len(skip) >= len(list_parts(run_dir)):
+            if bad in skip or bad.parent.parent != root:
                 raise
             skip.add(bad)
             damaged.append(DamagedPart(_rel(bad), f"unreadable: {exc.what[:160]}",

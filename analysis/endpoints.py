@@ -10,7 +10,6 @@ records of each group, never from other percentiles.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ import pandas as pd
 from surge.analysis.checks import metric_values
 from surge.analysis.loading import DROPPED, ERROR, REJECTED, TIMEOUT, RunData
 from surge.analysis.metrics import group_summary
+from surge.analysis.plain import plain
 from surge.analysis.stages import window_codes
 
 #: the columns of the per-endpoint table (whole run) and of its per-stage rows
@@ -35,6 +35,11 @@ FAILURE_COLUMNS = (
 CATCH_PREFIX = "CatchResponseError: "  # a scenario's own `response.failure(text)`
 MAX_TYPE_CHARS = 120
 OUTCOME_WORDS = {ERROR: "error", TIMEOUT: "timeout", DROPPED: "dropped"}
+#: (stage, endpoint) groups at most in the per-stage view; beyond, the busiest endpoints
+MAX_STAGE_GROUPS = 20_000
+#: rows listed in summary.json and the pages (the CSVs have all): the busiest endpoints,
+#: the biggest failures. A scenario naming requests by raw URL has thousands.
+MAX_LISTED = 200
 
 
 def endpoint_label(method: str | None, name: str) -> str:
@@ -65,24 +70,27 @@ class Endpoints:
     codes: np.ndarray
     labels: tuple[str, ...]
 
-    def code_of(self, label: str) -> int | None:
-        try:
-            return self.labels.index(label)
-        except ValueError:
-            return None
-
 
 def endpoints_of(frame: pd.DataFrame) -> Endpoints:
     """Endpoint codes from the frame's method and name categoricals (one pass of codes)."""
     names = frame["name"].cat
     methods = frame["method"].cat
     n_names = max(len(names.categories), 1)
-    pair = methods.codes.to_numpy().astype(np.int64) * n_names + names.codes.to_numpy()
-    pairs, inverse = np.unique(pair, return_inverse=True)
+    # (method, name) pairs as one small code; a null method (-1) gets slot 0, and pairs
+    # that read the same ("" + "x", null + "x") are merged by label below
+    method_codes = np.maximum(methods.codes.to_numpy(), -1).astype(np.int32) + 1
+    pair = method_codes * np.int32(n_names) + names.codes.to_numpy().astype(np.int32)
+    # dense codes by a lookup table, O(n): no sort of the whole column (np.unique would)
+    pairs = np.flatnonzero(np.bincount(pair)) if len(pair) else np.zeros(0, np.int64)
+    lookup = np.full(int(pairs.max()) + 1 if len(pairs) else 1, -1, np.int32)
+    lookup[pairs] = np.arange(len(pairs), dtype=np.int32)
+    inverse = lookup[pair]
     method_values = np.asarray(methods.categories, dtype=object)
     name_values = np.asarray(names.categories, dtype=object)
     labels = [
-        endpoint_label(method_values[p // n_names] if p >= 0 else "", str(name_values[p % n_names]))
+        endpoint_label(
+            method_values[p // n_names - 1] if p >= n_names else "", str(name_values[p % n_names])
+        )
         for p in pairs.tolist()
     ]
     unique, remap = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
@@ -121,15 +129,17 @@ def endpoint_stage_table(run: RunData, endpoints: Endpoints, stages: pd.DataFram
     n_end, n_win = len(endpoints.labels), len(stages)
     if n_end == 0 or n_win == 0:
         return pd.DataFrame(columns=list(ENDPOINT_STAGE_COLUMNS))
+    shown, labels = _busiest(endpoints, max(MAX_STAGE_GROUPS // n_win, 1))
+    n_end = len(labels)
     window = window_codes(run.requests, stages)
-    codes = np.where(window >= 0, window.astype(np.int64) * n_end + endpoints.codes, -1)
+    codes = np.where((window >= 0) & (shown >= 0), window.astype(np.int64) * n_end + shown, -1)
     summary = group_summary(run, codes, n_win * n_end, uncorrected=True)
     rows = np.arange(n_win * n_end)
     position = rows // n_end
     table = _with_rates(summary, stages["window_s"].to_numpy()[position]).assign(
         stage=stages["stage"].to_numpy()[position] + 1,
         stage_name=_stage_names(stages)[position],
-        endpoint=np.asarray(endpoints.labels, dtype=object)[rows % n_end],
+        endpoint=np.asarray(labels, dtype=object)[rows % n_end],
     )
     table = table[table["requests"] > 0]
     return _ordered(table, ENDPOINT_STAGE_COLUMNS).reset_index(drop=True)
@@ -149,6 +159,20 @@ def endpoint_metrics_by_stage(table: pd.DataFrame, stages: pd.DataFrame) -> dict
         stage = int(row["stage"])
         out.setdefault(stage - 1, {})[row["endpoint"]] = metric_values(row, window[stage])
     return out
+
+
+def _busiest(endpoints: Endpoints, keep: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes and labels of at most `keep` endpoints, the most requested (others -1): a
+    scenario naming requests by raw URL must not make stages x names groups explode."""
+    n = len(endpoints.labels)
+    if n <= keep:
+        return endpoints.codes, endpoints.labels
+    counts = np.bincount(endpoints.codes[endpoints.codes >= 0], minlength=n)
+    kept = np.sort(np.argsort(-counts, kind="stable")[:keep])
+    lookup = np.full(n, -1, np.int32)
+    lookup[kept] = np.arange(len(kept), dtype=np.int32)
+    codes = np.where(endpoints.codes >= 0, lookup[np.maximum(endpoints.codes, 0)], -1)
+    return codes, tuple(endpoints.labels[i] for i in kept)
 
 
 def _stage_names(stages: pd.DataFrame) -> np.ndarray:
@@ -233,25 +257,25 @@ def endpoint_views(run: RunData, windows: pd.DataFrame) -> EndpointViews:
     )
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars and lists -> Python; NaN -> None (JSON has no NaN)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [{c: _plain(row[c]) for c in columns} for row in frame.to_dict("records")]
+    return [{c: plain(row[c]) for c in columns} for row in frame.to_dict("records")]
 
 
 def summary_part(views: EndpointViews | None) -> dict[str, Any]:
     """summary.json's per-endpoint keys: `endpoints`, `endpoint_stages`, `failures`."""
     if views is None:
-        return {"endpoints": [], "endpoint_stages": [], "failures": []}
+        return {"endpoints": [], "endpoint_stages": [], "failures": [], "listed": {}}
+    table = views.table
+    if len(table) > MAX_LISTED:
+        table = table.nlargest(MAX_LISTED, "requests", keep="first").sort_values("endpoint")
+    listed = set(table["endpoint"])
+    by_stage = views.by_stage[views.by_stage["endpoint"].isin(listed)]
     return {
-        "endpoints": records(views.table, ENDPOINT_COLUMNS),
-        "endpoint_stages": records(views.by_stage, ENDPOINT_STAGE_COLUMNS),
-        "failures": records(views.failures, FAILURE_COLUMNS),
+        "endpoints": records(table, ENDPOINT_COLUMNS),
+        "endpoint_stages": records(by_stage, ENDPOINT_STAGE_COLUMNS),
+        "failures": records(views.failures.head(MAX_LISTED), FAILURE_COLUMNS),
+        "listed": {  # how many rows each list would have without the cap (CSVs: all)
+            "endpoints": len(views.table),
+            "failures": len(views.failures),
+        },
     }

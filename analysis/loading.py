@@ -137,6 +137,7 @@ def stage_frame(schedule: dict[str, Any], workers: int) -> pd.DataFrame:
                     "duration_s": float(s["duration_s"]),
                     "rate_from": float(s["rate_from"]) * scale,
                     "rate_to": float(s["rate_to"]) * scale,
+                    "name": str(s.get("name") or ""),  # optional label (schedule `name:`)
                 }
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -144,7 +145,7 @@ def stage_frame(schedule: dict[str, Any], workers: int) -> pd.DataFrame:
                 f"manifest schedule stage is malformed: {exc!r}", "manifest.json"
             ) from None
     frame = pd.DataFrame(
-        rows, columns=["stage", "kind", "start_s", "duration_s", "rate_from", "rate_to"]
+        rows, columns=["stage", "kind", "start_s", "duration_s", "rate_from", "rate_to", "name"]
     )
     frame["end_s"] = frame["start_s"] + frame["duration_s"]
     frame["offered_rps"] = (frame["rate_from"] + frame["rate_to"]) / 2.0

@@ -287,6 +287,15 @@ def check_word(c: dict[str, Any], bold: bool = True) -> str:
     return "**FAIL**" if bold else "FAIL"
 
 
+def scenario_line(schedule: dict[str, Any]) -> list[str]:
+    """Which scenario ran: its locustfile and, from a fleet, its bundle's hash."""
+    if not schedule.get("locustfile"):
+        return []
+    bundle = schedule.get("scenario_bundle")
+    suffix = f" (bundle `{bundle[:12]}`)" if bundle else ""
+    return [f"- **Scenario:** `{schedule['locustfile']}`{suffix}"]
+
+
 def write_markdown(s: dict[str, Any], out: Path) -> Path:
     """summary.md: short enough for a pull-request comment."""
     v, cards = s["verdict"], headline_cards(s)
@@ -297,6 +306,7 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
         v["headline"],
         "",
     ]
+    lines += [f"> {note}" for note in v["notes"]] + ([""] if v["notes"] else [])
     lines += [
         f"- **Knee:** {cards['knee_big']} ({cards['knee_small']})",
         f"- **Peak load sustained:** {cards['sustained_big']}",
@@ -309,6 +319,7 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
         ),
         f"- **Success rate:** {pct(s['whole_run']['success_rate'])} of "
         f"{s['whole_run']['requests']:,} requests",
+        *scenario_line(s["schedule"]),
         "",
     ]
     if v["thresholds"]:
@@ -320,13 +331,15 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
     lines += render_endpoints.markdown_lines(s, lat, num, pct)
     lines += [
         "",
-        "| stage | offered/s | achieved/s | p95 | p99 | success | errors |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| stage | offered/s | sent/s | achieved/s (answered) | p95 | p99 | success | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in s["stages"]:
-        name = f"{r['stage'] + 1}" + (" (ramp)" if not r["steady"] else "")  # from 1
+        name = f"{r['stage'] + 1}" + (f" {r['name']}" if r.get("name") else "")  # from 1
+        name += f" ({r['kind']})" if not r["steady"] else ""
         lines.append(
-            f"| {name} | {num(r['offered_rps'])} | {num(r['achieved_rps'])} | {lat(r['p95'])} "
+            f"| {name} | {num(r['offered_rps'])} | {num(r['sent_rps'])} "
+            f"| {num(r['achieved_rps'])} | {lat(r['p95'])} "
             f"| {lat(r['p99'])} | {pct(r['success_rate'])} | {r['errors'] or ''} |"
         )
     if s["comparison"]:

@@ -17,6 +17,7 @@ ENDPOINTS_FILE = "endpoints.csv"
 ENDPOINT_STAGES_FILE = "endpoint_stages.csv"
 FAILURES_FILE = "failures.csv"
 MAX_MARKDOWN_FAILURES = 10  # summary.md stays short enough for a pull-request comment
+MAX_MARKDOWN_ENDPOINTS = 20  # the busiest ones; endpoints.csv has all
 
 
 def csv_files(views: EndpointViews | None) -> dict[str, str]:
@@ -44,14 +45,16 @@ def stages_by_endpoint(s: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 def markdown_lines(s: dict[str, Any], lat: Any, num: Any, pct: Any) -> list[str]:
     """The endpoint table and the top failures, with the formatters of `analysis.render`."""
     lines: list[str] = []
-    if s.get("endpoints"):
+    endpoints = sorted(s.get("endpoints") or [], key=lambda e: -e["requests"])
+    shown = sorted(endpoints[:MAX_MARKDOWN_ENDPOINTS], key=lambda e: e["endpoint"])
+    if shown:
         lines += [
             "",
             "| endpoint | requests | sent/s | answered/s | ok | rejected | error | timeout "
             "| dropped | p50 | p95 | p99 | max | p95 uncorr. | p99 uncorr. |",
             "|---|" + "---:|" * 14,
         ]
-        for e in s["endpoints"]:
+        for e in shown:
             lines.append(
                 f"| `{e['endpoint']}` | {e['requests']:,} | {num(e['sent_rps'])} "
                 f"| {num(e['achieved_rps'])} | {e['ok']:,} | {e['rejected']:,} | {e['error']:,} "
@@ -59,6 +62,9 @@ def markdown_lines(s: dict[str, Any], lat: Any, num: Any, pct: Any) -> list[str]
                 f"| {lat(e['p99'])} | {lat(e['max'])} | {lat(e['p95_uncorrected'])} "
                 f"| {lat(e['p99_uncorrected'])} |"
             )
+        total = (s.get("listed") or {}).get("endpoints", len(endpoints))
+        if total > len(shown):
+            lines.append(f"\nThe {len(shown)} busiest of {total:,} endpoints; all in endpoints.csv")
     failures = s.get("failures") or []
     if failures:
         lines += [
@@ -73,8 +79,9 @@ def markdown_lines(s: dict[str, Any], lat: Any, num: Any, pct: Any) -> list[str]
                 f"| {f['count']:,} | {pct(f['share'])} | {f['first_s']:.1f} s "
                 f"| {f['last_s']:.1f} s | {', '.join(str(x) for x in f['stages'])} |"
             )
-        if len(failures) > MAX_MARKDOWN_FAILURES:
-            lines.append(f"\n{len(failures) - MAX_MARKDOWN_FAILURES} more in failures.csv")
+        total = (s.get("listed") or {}).get("failures", len(failures))
+        if total > MAX_MARKDOWN_FAILURES:
+            lines.append(f"\n{total - MAX_MARKDOWN_FAILURES:,} more in failures.csv")
     return lines
 
 

@@ -35,16 +35,18 @@ from surge.analysis.loading import (
     load_run,
 )
 from surge.analysis.metrics import group_summary
+from surge.analysis.plain import plain as _plain
 from surge.analysis.render import write_all
 from surge.analysis.rootcause import Culprit, what_broke_first
-from surge.analysis.stages import DEFAULT_WARMUP_S, add_windows, stage_table, steady
-from surge.analysis.timeline import per_second, per_second_by_name
 from surge.analysis.search import (
+    judged_steps,
     search_record,
     search_summary,
     search_verdict,
     versus_baseline,
 )
+from surge.analysis.stages import DEFAULT_WARMUP_S, add_windows, stage_table, steady
+from surge.analysis.timeline import per_second, per_second_by_name
 from surge.analysis.verdict import Verdict, decide
 
 from surge import __version__
@@ -181,10 +183,10 @@ def compute(
     slo = service_level(run.thresholds)
     views = endpoint_views(run, add_windows(run.stages, warmup_s))
     stages = stage_table(run, warmup_s).pipe(add_service_level, slo, views.metrics_by_stage)
-    knee = find_knee(stages, slo, run.workers)
+    record = search_record(run)  # a capacity search (load.search): its own verdict and section
+    knee = find_knee(stages if record is None else judged_steps(stages, record), slo, run.workers)
     whole = group_summary(run, np.zeros(len(run.requests), np.int8), 1).iloc[0]
     timeout_s = (run.manifest.schedule.get("limits") or {}).get("timeout_s")
-    record = search_record(run)  # a capacity search (load.search): its own verdict and section
     sentence, culprits = what_broke_first(
         run, knee, views.endpoints, stages, views.by_stage, timeout_s
     )
@@ -224,6 +226,9 @@ def summary(report: Report) -> dict[str, Any]:
             "name": schedule.get("name"),
             "target": schedule.get("target"),
             "per_worker": schedule.get("per_worker", False),
+            # which scenario produced these numbers (#14): the file and its bundle's hash
+            "locustfile": (schedule.get("scenario") or {}).get("locustfile"),
+            "scenario_bundle": run.manifest.scenario_bundle,
         },
         "started_at": iso(run.manifest.started_at),
         "ended_at": iso(run.manifest.ended_at),
@@ -248,6 +253,7 @@ def summary(report: Report) -> dict[str, Any]:
 COUNT_COLUMNS = ("requests", "ok", "rejected", "error", "timeout", "dropped", "throttled")
 STAGE_COLUMNS = (
     "stage",
+    "name",
     "kind",
     "steady",
     "start_s",
@@ -298,12 +304,3 @@ def stage_records(stages: pd.DataFrame) -> list[dict[str, Any]]:
         out["slo_failed"] = [c.to_dict() for c in row["slo_checks"]]
         rows.append(out)
     return rows
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python; NaN -> None (JSON has no NaN)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value

@@ -10,7 +10,8 @@ is not the thresholds over the whole run (failing steps are its purpose) but:
 
 - untrustworthy when the generators fell short on the steps that prove the knee, or
   when they could not offer the next rate and `require` is not proven by then;
-- failed when `search.require` is set and the knee is below it;
+- failed when `search.require` is set and the knee is below it, or when no rate met the
+  service level (the knee is below the test);
 - passed otherwise, including "no knee below max" (the knee is above the test).
 """
 
@@ -25,7 +26,8 @@ import pandas as pd
 from surge.analysis.checks import CheckResult
 from surge.analysis.knee import Knee
 from surge.analysis.loading import RunData
-from surge.analysis.verdict import Trust, Verdict, VerdictStatus, decide
+from surge.analysis.plain import plain
+from surge.analysis.verdict import Verdict, VerdictStatus, decide
 
 from surge.thresholds import MetricKind
 
@@ -36,6 +38,18 @@ def search_record(run: RunData) -> dict[str, Any] | None:
     """The master's search record (manifest ``search``), None for a staircase run."""
     record = run.manifest.extra.get("search")
     return record if isinstance(record, dict) and record.get("spec") else None
+
+
+def judged_steps(stages: pd.DataFrame, record: dict[str, Any]) -> pd.DataFrame:
+    """The stage table the knee is found in: without the steps the generators could not
+    offer (they prove nothing about the target either way), and without a pass at a rate
+    that also failed (a lucky pass is not a capacity: the confirmation decides)."""
+    short = [s["stage"] for s in record.get("steps") or [] if s.get("verdict") == GENERATORS]
+    table = stages[~stages["stage"].isin(short)]
+    held = table["steady"] & (table["requests"] > 0)
+    failed_rates = set(table.loc[held & ~table["slo_pass"].astype(bool), "offered_rps"])
+    lucky = held & table["slo_pass"].astype(bool) & table["offered_rps"].isin(failed_rates)
+    return table[~lucky]
 
 
 def step_table(record: dict[str, Any], stages: pd.DataFrame) -> pd.DataFrame:
@@ -57,9 +71,9 @@ def step_table(record: dict[str, Any], stages: pd.DataFrame) -> pd.DataFrame:
                 "verdict": s.get("verdict"),
                 "reason": s.get("reason") or "",
                 "slo_pass": None if row is None or not row["requests"] else bool(row["slo_pass"]),
-                "p95": None if row is None else _plain(row["p95"]),
-                "success_rate": None if row is None else _plain(row["success_rate"]),
-                "achieved_rps": None if row is None else _plain(row["achieved_rps"]),
+                "p95": None if row is None else plain(row["p95"]),
+                "success_rate": None if row is None else plain(row["success_rate"]),
+                "achieved_rps": None if row is None else plain(row["achieved_rps"]),
                 "errors": "" if row is None else (row["errors"] or ""),
             }
         )
@@ -71,7 +85,7 @@ def staircase_cost(spec: dict[str, Any], knee: float | None, hi: float | None) -
     length from `from`, in steps of resolution x knee, up to the first failing rate."""
     top = hi if hi is not None else (knee if knee is not None else spec["max"])
     step = spec["resolution"] * (knee if knee else spec["from"])
-    count = max(1, math.ceil((top - spec["from"]) / step + 1e-9) + 1)
+    count = max(1, math.ceil((top - spec["from"]) / step - 1e-9) + 1)
     rates = [spec["from"] + step * k for k in range(count)]
     return {
         "step_rps": step,
@@ -110,12 +124,14 @@ def search_summary(
         "requests": spent,
         "duration_s": run.duration_s,
         "staircase": stair,
-        "steps": [{k: _plain(v) for k, v in r.items()} for r in steps.to_dict("records")],
+        "steps": [{k: plain(v) for k, v in r.items()} for r in steps.to_dict("records")],
         "disagreements": [
-            int(r["step"]) for r in steps.to_dict("records")
-            if r["slo_pass"] is not None and r["verdict"] in ("pass", "fail")
+            int(r["step"])
+            for r in steps.to_dict("records")
+            if r["slo_pass"] is not None
+            and r["verdict"] in ("pass", "fail")
             and r["slo_pass"] != (r["verdict"] == "pass")
-        ],  # fmt: skip
+        ],
         "spec": spec,
     }
 
@@ -168,7 +184,8 @@ def search_verdict(
     run: RunData, stages: pd.DataFrame, knee: Knee, record: dict[str, Any]
 ) -> Verdict:
     """The verdict of a search run (module docstring)."""
-    passing = stages[stages["steady"] & stages["slo_pass"]]
+    judged = judged_steps(stages, record)
+    passing = judged[judged["steady"] & judged["slo_pass"]]
     trusted = _restricted(run, passing)
     knee_row = (
         stages.loc[stages["stage"] == knee.stage].iloc[0]
@@ -197,14 +214,16 @@ def search_verdict(
         )
     notes = list(base.notes)
     if record.get("end_reason"):
-        notes.append("search: " + record["end_reason"])
+        notes.append("the search ended (live data): " + record["end_reason"])
     if record.get("end") == GENERATORS and not (require is not None and rate and rate >= require):
         reasons = (f"{record.get('end_reason')}: the knee is above what these generators can "
                    f"offer (highest rate met: {_rate(rate)})",)  # fmt: skip
         trust = dataclasses.replace(base.trust, reasons=reasons)
         return Verdict(VerdictStatus.UNTRUSTWORTHY, tuple(checks), trust, (), tuple(notes))
     failed = any(not c.passed and not getattr(c, "no_data", False) for c in checks)
-    status = VerdictStatus.FAILED if failed else VerdictStatus.PASSED
+    # no rate met the service level: the knee is below the test, a failure like a
+    # staircase whose every stage failed
+    status = VerdictStatus.FAILED if failed or rate is None else VerdictStatus.PASSED
     return Verdict(status, tuple(checks), base.trust, (), tuple(notes), base.incomplete)
 
 
@@ -235,14 +254,6 @@ def _empty(stages: pd.DataFrame) -> pd.Series:
 
 def _rate(value: float | None) -> str:
     return "none" if value is None else f"{value:,.0f}/s"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 # ---------------------------------------------------------------- rendering
@@ -300,6 +311,14 @@ def search_html(summary: dict[str, Any], chart_uri: str | None) -> str:
         f"<p>At {summary['bracket'][1]:,.0f} req/s: {escape(summary['broke_first'])}</p>"
         if summary["broke_first"] and summary["bracket"][1] is not None else ""
     )  # fmt: skip
+    differ = (
+        "<p class='note'>The exact records judged step(s) "
+        + ", ".join(str(i) for i in summary["disagreements"])
+        + " differently from the live data the search steered by (live data count requests "
+        "by completion, the report by intended send time); the knee above uses the exact "
+        "records.</p>"
+        if summary["disagreements"] else ""
+    )  # fmt: skip
     versus = (
         f"<p>Against a staircase: {escape(summary['baseline']['text'])}</p>"
         if summary.get("baseline") else ""
@@ -307,8 +326,9 @@ def search_html(summary: dict[str, Any], chart_uri: str | None) -> str:
     return (
         "<section id='search'><h2>Capacity search</h2>"
         f"<p><b>Knee: {escape(summary['bracket_text'])}</b> "
-        f"(resolution {summary['resolution']:.0%}). {escape(summary['end_reason'] or '')}</p>"
-        f"{broke}<p class='note'>{escape(spent)}</p>{versus}{chart}"
+        f"(resolution {summary['resolution']:.0%}). The search ended (live data): "
+        f"{escape(summary['end_reason'] or 'n/a')}.</p>"
+        f"{broke}<p class='note'>{escape(spent)}</p>{differ}{versus}{chart}"
         "<table><tr><th>step</th><th>start s</th><th>rate</th><th>phase</th><th>live</th>"
         "<th>p95</th><th>success</th><th>why</th></tr>"
         f"{rows}</table></section>"
@@ -318,11 +338,20 @@ def search_html(summary: dict[str, Any], chart_uri: str | None) -> str:
 def search_markdown(summary: dict[str, Any]) -> list[str]:
     stair = summary["staircase"]
     path = " → ".join(f"{s['rate']:g}{_mark(s['verdict'])}" for s in summary["steps"])
-    versus = [f"Against a staircase: {summary['baseline']['text']}"] if summary.get("baseline") else []
+    versus = (
+        [f"Against a staircase: {summary['baseline']['text']}"] if summary.get("baseline") else []
+    )
+    if summary["disagreements"]:
+        versus.append(
+            "The exact records judged step(s) "
+            + ", ".join(str(i) for i in summary["disagreements"])
+            + " differently from the live data; the knee uses the exact records."
+        )
     return [
         "",
         f"**Capacity search:** knee {summary['bracket_text']} "
-        f"(resolution {summary['resolution']:.0%}); {summary['end_reason']}.",
+        f"(resolution {summary['resolution']:.0%}); the search ended (live data): "
+        f"{summary['end_reason']}.",
         f"Path: {path}.",
         f"Spent {summary['requests']:,} requests ({summary['duration_s']:.0f} s); a staircase "
         f"of the same resolution: {stair['requests']:,} ({stair['duration_s']:.0f} s).",

@@ -133,17 +133,18 @@ footer { margin-top: 36px; color: var(--muted); font-size: 11px; border-top: 1px
 <p class="note">Steady-state windows: hold stages skip their first {{ "{:g}".format(warmup_s) }} s; ramps (grey) are shown whole and not judged.
 Service level per stage: {{ s.knee.service_level|join(", ") }}. Latency is corrected (from the intended send time).</p>
 <table>
-<tr><th>stage</th><th class="l">kind</th><th>offered/s</th><th>per worker</th><th>achieved/s</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>success</th><th class="l">errors</th><th>service level</th></tr>
-{% for r in s.stages %}<tr class="{{ r.kind }}"><td>{{ r.stage + 1 }}</td><td class="l">{{ r.kind }}</td>
-<td>{{ num(r.offered_rps) }}</td><td>{{ num(r.offered_per_worker) }}</td><td>{{ num(r.achieved_rps) }}</td>
+<tr><th>stage</th><th class="l">kind</th><th>offered/s</th><th>per worker</th><th>sent/s</th><th>achieved/s<br><span class="note">answered</span></th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>success</th><th class="l">errors</th><th>service level</th></tr>
+{% for r in s.stages %}<tr class="{{ r.kind }}"><td>{{ r.stage + 1 }}</td><td class="l">{{ r.kind }}{{ " · " + r.name if r.name }}</td>
+<td>{{ num(r.offered_rps) }}</td><td>{{ num(r.offered_per_worker) }}</td><td>{{ num(r.sent_rps) }}</td><td>{{ num(r.achieved_rps) }}</td>
 <td>{{ lat(r.p50) }}</td><td>{{ lat(r.p95) }}</td><td>{{ lat(r.p99) }}</td><td>{{ lat(r.max) }}</td>
 <td>{{ pct(r.success_rate) }}</td><td class="wrap">{{ r.errors or "" }}</td>
-<td>{% if not r.steady %}<span class="note">ramp</span>{% elif r.requests == 0 %}<span class="note">no data</span>{% elif r.slo_pass %}<span class="pass">met</span>{% else %}<span class="fail">missed</span>{% endif %}</td></tr>{% endfor %}
+<td>{% if not r.steady %}<span class="note">{{ r.kind }}</span>{% elif r.requests == 0 %}<span class="note">no data</span>{% elif r.slo_pass %}<span class="pass">met</span>{% else %}<span class="fail">missed</span>{% endif %}</td></tr>{% endfor %}
 </table>
 
 <h2 class="section" id="endpoints">Endpoints</h2>
 <p class="note">Endpoint = method + request name, whole run. Sent/s: requests sent per second of the schedule; answered/s: successful answers (ok + rejected) per second.
-Latency is corrected (from the intended send time); p95/p99 measured from the actual send are beside it. Open an endpoint for its stages.</p>
+Latency is corrected (from the intended send time); p95/p99 measured from the actual send are beside it. Open an endpoint for its stages.
+{% if s.listed.endpoints > s.endpoints|length %}Showing the {{ s.endpoints|length }} busiest of {{ "{:,}".format(s.listed.endpoints) }} endpoints; endpoints.csv has all.{% endif %}</p>
 <table class="endpoints">
 <tr><th class="l">endpoint</th><th>requests</th><th>sent/s</th><th>answered/s</th><th>ok</th><th>rejected</th><th>error</th><th>timeout</th><th>dropped</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th><th>p95 uncorr.</th><th>p99 uncorr.</th></tr>
 {% for e in s.endpoints %}<tr><td class="l">{{ e.endpoint }}</td><td>{{ "{:,}".format(e.requests) }}</td><td>{{ num(e.sent_rps) }}</td><td>{{ num(e.achieved_rps) }}</td>
@@ -165,6 +166,7 @@ Latency is corrected (from the intended send time); p95/p99 measured from the ac
 {% for f in s.failures %}<tr><td class="l">{{ f.endpoint }}</td><td class="l">{{ f.outcome }}{{ " (throttled)" if f.throttled }}</td><td>{{ f.status or "" }}</td><td class="wrap">{{ f.error_type }}</td>
 <td>{{ "{:,}".format(f.count) }}</td><td>{{ pct(f.share) }}</td><td>{{ "{:.1f} s".format(f.first_s) }}</td><td>{{ "{:.1f} s".format(f.last_s) }}</td><td class="l">{{ f.stages|join(", ") }}</td></tr>{% endfor %}
 </table>
+{% if s.listed.failures > s.failures|length %}<p class="note">The {{ s.failures|length }} biggest of {{ "{:,}".format(s.listed.failures) }} rows; failures.csv has all.</p>{% endif %}
 {% else %}<p class="note">No request failed.</p>{% endif %}
 
 <h2 class="section">Charts</h2>

@@ -7,9 +7,11 @@ after a warm-up. surge is an open-model generator, so "flat out" is not its mode
 is offered a staircase of fixed rates and its capacity is the highest step it *kept up*
 with (no drops, p99 send lag within `KEPT_UP_MAX_LAG_P99_MS`), with recording on.
 
-surge runs twice: with its own client (`SurgeProducts`, surge as shipped, the headline)
-and driving the unmodified `FastProducts` class (what a user's existing FastHttpUser
-locustfile gets). Locust also runs surge's client in its closed loop (`Locust
+surge runs three times: with its own client (`SurgeProducts`, surge as shipped, the
+headline) and driving the unmodified `FastProducts` and `HttpProducts` classes (what a
+user's existing FastHttpUser and HttpUser locustfiles get: surge's transport through
+`locustfiles.compat`, `scenario.client: auto`), side by side with the same classes in
+Locust's own closed loop. Locust also runs surge's client in its closed loop (`Locust
 SurgeHttpUser`), which separates the client's share of the gain from the engine's.
 """
 
@@ -39,10 +41,13 @@ KEPT_UP_MIN_ACHIEVED = 0.95  # achieved / scheduled in the stage's window
 WARMUP_HOLD_S = 1.0  # before the staircase, at its first rate (connections open here)
 STAGE_SKIP_S = 0.3  # CPU is read from this long after a step starts (the step change settles)
 #: surge's staircases, as multiples of Locust FastHttpUser's flat-out rate in the same run:
-#: with its own client surge goes well past FastHttpUser; driving FastHttpUser it cannot
+#: unmodified FastHttpUser/HttpUser classes run on surge's transport too (issue 21), so
+#: every staircase goes well past FastHttpUser's rate
+_STEPS = (0.4, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4, 2.6, 2.8, 3.0)
 STEP_FACTORS = {
-    GeneratorKind.SURGE: (0.4, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4, 2.6, 2.8, 3.0),
-    GeneratorKind.SURGE_FAST: (0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4),
+    GeneratorKind.SURGE: _STEPS,
+    GeneratorKind.SURGE_FAST: _STEPS,
+    GeneratorKind.SURGE_HTTP: _STEPS,
 }
 STEP_FACTORS_QUICK = (0.5, 1.0)
 FALLBACK_ANCHOR_RPS = 2000.0  # when the FastHttpUser anchor failed or is implausibly low
@@ -54,7 +59,12 @@ CLOSED_LOOP = (
     GeneratorKind.LOCUST_HTTP,
     GeneratorKind.LOCUST_SURGE,
 )
-OPEN_MODEL = (GeneratorKind.SURGE, GeneratorKind.SURGE_FAST)
+OPEN_MODEL = (GeneratorKind.SURGE, GeneratorKind.SURGE_FAST, GeneratorKind.SURGE_HTTP)
+SLUG = {
+    GeneratorKind.SURGE: "surge",
+    GeneratorKind.SURGE_FAST: "surge-fast",
+    GeneratorKind.SURGE_HTTP: "surge-http",
+}
 
 
 def run(ctx: Context) -> BenchResult:
@@ -92,7 +102,7 @@ def run(ctx: Context) -> BenchResult:
         opened: dict[str, list[dict[str, Any]]] = {kind: [] for kind in OPEN_MODEL}
         for i in range(s.repeats):
             for kind in OPEN_MODEL:
-                slug = "surge" if kind == GeneratorKind.SURGE else "surge-fast"
+                slug = SLUG[kind]
                 opened[kind].append(
                     guard(
                         lambda kind=kind, slug=slug, i=i: open_model_capacity(
@@ -236,6 +246,8 @@ def _result(
         for st in r.get("steps", [])
     ]
     surge, driving = figures[GeneratorKind.SURGE], figures[GeneratorKind.SURGE_FAST]
+    driving_http = figures[GeneratorKind.SURGE_HTTP]
+    http = figures[GeneratorKind.LOCUST_HTTP]
     result = BenchResult(name=NAME, title=TITLE)
     result.summary = [
         f"surge kept up with {fmt(surge['rps'])} req/s on one core "
@@ -245,7 +257,11 @@ def _result(
         f"surge / FastHttpUser: {fmt_ratio(ratio(surge['rps'], fast['rps']))} req/s, "
         f"{fmt_ratio(ratio(surge['cpu_us'], fast['cpu_us']))} CPU per request. "
         f"surge driving an unmodified FastHttpUser class: {fmt(driving['rps'])} req/s "
-        f"({fmt_ratio(ratio(driving['cpu_us'], fast['cpu_us']))} CPU per request).",
+        f"({fmt_ratio(ratio(driving['rps'], fast['rps']))} Locust's FastHttpUser, "
+        f"{fmt_ratio(ratio(driving['cpu_us'], fast['cpu_us']))} CPU per request).",
+        f"surge driving an unmodified HttpUser class: {fmt(driving_http['rps'])} req/s "
+        f"({fmt_ratio(ratio(driving_http['rps'], http['rps']))} Locust's HttpUser at "
+        f"{fmt(http['rps'])} req/s).",
     ]
     cols = [
         "generator",
@@ -274,7 +290,7 @@ def _result(
         f"holds of {stage_s:g} s at multiples of FastHttpUser's median "
         f"({', '.join(fmt(r) for r in rates[GeneratorKind.SURGE])} req/s with its own client; "
         f"{', '.join(fmt(r) for r in rates[GeneratorKind.SURGE_FAST])} req/s driving "
-        "FastHttpUser); a step is kept up when drops <= "
+        "FastHttpUser and HttpUser); a step is kept up when drops <= "
         f"{KEPT_UP_MAX_DROPPED_SHARE:.1%}, p99 send lag <= {KEPT_UP_MAX_LAG_P99_MS:g} ms, "
         f"sent >= {KEPT_UP_MIN_ACHIEVED:.0%} of offered and no errors; the capacity is the last "
         "step kept up before the first that is not. One process does everything (schedule, "
@@ -285,6 +301,7 @@ def _result(
         "closed": closed,
         "surge": opened[GeneratorKind.SURGE],
         "surge_driving_fasthttpuser": opened[GeneratorKind.SURGE_FAST],
+        "surge_driving_httpuser": opened[GeneratorKind.SURGE_HTTP],
         "medians": figures,
         "surge_saturated_rps": open_medians[GeneratorKind.SURGE]["saturated_rps"],
         "rates": {kind: list(r) for kind, r in rates.items()},

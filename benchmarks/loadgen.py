@@ -39,6 +39,7 @@ class GeneratorKind:
     LOCUST_SURGE = "Locust SurgeHttpUser"  # surge's client in Locust's own closed loop
     SURGE = "surge (open model, recording)"  # with its own client: surge as shipped
     SURGE_FAST = "surge driving FastHttpUser (open model, recording)"
+    SURGE_HTTP = "surge driving HttpUser (open model, recording)"
 
 
 #: the scenario's User class each Locust-based generator runs (benchmarks/locustfiles)
@@ -48,6 +49,7 @@ USER_CLASS = {
     GeneratorKind.LOCUST_SURGE: "SurgeProducts",
     GeneratorKind.SURGE: "SurgeProducts",
     GeneratorKind.SURGE_FAST: "FastProducts",
+    GeneratorKind.SURGE_HTTP: "HttpProducts",
 }
 
 
@@ -133,12 +135,15 @@ def schedule_yaml(
     timeout_s: float = 10.0,
     max_lateness_s: float = 1.0,
     per_worker: bool = False,
+    client: str = "auto",
 ) -> str:
-    """A schedule of holds: `stages` are (rate req/s, seconds)."""
+    """A schedule of holds: `stages` are (rate req/s, seconds). TLS is not verified: the
+    benchmark's nginx has a throwaway self-signed certificate (loopback only)."""
     lines = "\n".join(f"    - {{rps: {rate:g}, duration: {secs:g}s}}" for rate, secs in stages)
     return (
         f"name: {name}\ntarget: {target}\narrivals: {arrivals}\n"
         f"scenario:\n  locustfile: {locustfile}\n  user: {user}\n"
+        f"  client: {client}\n  tls: {{verify: false}}\n"
         f"load:\n  per_worker: {str(per_worker).lower()}\n  stages:\n{lines}\n"
         f"limits:\n  timeout: {timeout_s:g}s\n  max_in_flight: {max_in_flight}\n"
         f"  max_lateness: {max_lateness_s:g}s\n"

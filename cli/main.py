@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from surge.cli.crash import crash_if_asked, report_crash
 
 from surge import __version__
-from surge.errors import ExitCode, ScheduleError, SurgeError
+from surge.errors import ExitCode, SurgeError
 
 #: subcommand name -> module implementing it, in the order `surge --help` lists them
 COMMANDS: dict[str, str] = {
@@ -76,9 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_error(exc: SurgeError) -> None:
     """Print a user-facing error: ``error: <what> (<where>)``, one line per problem."""
-    if isinstance(exc, ScheduleError) and len(exc.problems) > 1:
-        print(f"error: {len(exc.problems)} problems in schedule ({exc.where})", file=sys.stderr)
-        for problem in exc.problems:
+    problems = getattr(exc, "problems", None)  # ScheduleError, SettingsError: all at once
+    if problems and len(problems) > 1:
+        print(f"error: {exc.what} ({exc.where})", file=sys.stderr)
+        for problem in problems:
             print(f"  {exc.where}: {problem}", file=sys.stderr)
     else:
         print(f"error: {exc}", file=sys.stderr)

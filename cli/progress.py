@@ -63,6 +63,8 @@ def render(status: Mapping[str, Any], *, width: int = BAR_WIDTH, bar: bool = Tru
     """One line: stage i/n, offered vs achieved, p95, errors, late/dropped, health, time left."""
     index, count = status.get("stage_index"), status.get("stage_count")
     stage_text = f"stage {index + 1}/{count}" if isinstance(index, int) and count else "stage -"
+    if isinstance(index, int) and status.get("stage_name"):
+        stage_text += f" {status['stage_name']}"
     left = _num(status, "remaining_s")
     parts = [
         str(status.get("state", "running")),

@@ -88,9 +88,13 @@ def run_and_report(
         if s3_bytes is not None:  # Locust reads a file; keep the copy with the results
             schedule_path = run_dir / SCHEDULE_COPY
             schedule_path.write_bytes(s3_bytes)
+    scenario = _pushed_scenario(schedule, source, run_dir) if s3_bytes is not None else None
     progress = Progress(stream)
     interrupted, engine_code = False, None
-    print(f"run {run_id}: {len(schedule.stages)} stages, {schedule.duration_s:g}s", file=stream)
+    shape = f"{len(schedule.stages)} stages, {schedule.duration_s:g}s"
+    if schedule.search is not None:  # #20: the stages are decided as the run goes
+        shape = "capacity search " + schedule.search.describe()
+    print(f"run {run_id}: {shape}", file=stream)
     if ui:
         print(f"web UI on {ui_options.url}/surge/ (press Start there)", file=stream)
     if ui_options.metrics_port:
@@ -103,6 +107,7 @@ def run_and_report(
         result = run_local(
             schedule_path, run_dir, workers=default_workers() if workers is None else workers,
             target=target, ui=ui, run_id=run_id, on_status=progress, ui_hold=hold,
+            scenario=scenario,
             **ui_options.local_kwargs(),
         )  # fmt: skip
         engine_code = result.exit_code
@@ -124,6 +129,16 @@ def run_and_report(
             str(run_dir / "logs"),
         )
     return outcome
+
+
+def _pushed_scenario(schedule: Schedule, source: str, run_dir: Path) -> Any:
+    """A pushed schedule's scenario bundle, unpacked into the run directory (#14)."""
+    from surge.provisioning.scenario import pushed_scenario
+
+    from surge.s3 import S3Store, parse_s3_url
+
+    bucket = parse_s3_url(source).bucket
+    return pushed_scenario(S3Store(), schedule, bucket=bucket, run_dir=run_dir.resolve())
 
 
 def report_run(

@@ -23,11 +23,17 @@ dict), ``json``, ``auth``, ``allow_redirects``, ``context``; responses
 (`locustfiles.http_response`) with ``status_code``, ``ok``, ``headers``, ``content``,
 ``text``, ``json()``, ``raise_for_status()``, ``url``, ``error``. Deadlines:
 `locustfiles.deadlines`.
+Hardened: TLS certificates are verified (``insecure``/``ca_file`` change it, set from the
+schedule's ``scenario.tls``); ``Authorization`` and ``Cookie`` headers are dropped when a
+redirect leads to another host or from HTTPS to HTTP; 1xx interim answers (100, 103)
+are skipped; a POST or PATCH whose kept-alive connection fails is never sent again (an
+idle connection the server closed is only replaced for idempotent requests); an error
+answer's exception is named by its failure type (`locustfiles.error_types`).
 Deliberately simpler: cookies are name=value pairs kept per host and sent back to that
 host (Path, Domain and Expires are not interpreted; ``Max-Age=0`` deletes); the whole
 request, connect included, has one deadline (the schedule's ``timeout``); a response
-body is read whole (no ``stream``). A locustfile that needs more keeps using
-``FastHttpUser``, which surge drives unchanged.
+body is read whole (no ``stream``). ``HttpUser`` and ``FastHttpUser`` classes run on
+this transport through `locustfiles.compat`, or on Locust's client when they need more.
 """
 
 from __future__ import annotations
@@ -301,6 +307,7 @@ class SurgeSession(HttpVerbs):
             response.error = error = HTTPStatusError(
                 response_error_type(response) or f"HTTP {status} {status_phrase(status)}"
             )
+            error.status = status
         user = self.user
         ctx = user.context() if user is not None else {}
         if context:

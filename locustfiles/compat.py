@@ -41,7 +41,24 @@ UNSUPPORTED_KWARGS = {
     "hooks": "hooks=",
     "cookies": "per-request cookies=",
 }
+#: keywords that need a look before surge's transport takes a request
+_CHECKED_KWARGS = frozenset(UNSUPPORTED_KWARGS) | {"auth", "verify", "data"}
 _switched_logged: set[str] = set()
+
+
+class TrackedHeaders(CaseInsensitiveDict):
+    """Session headers that count their changes, so a request can tell in O(1) whether
+    the fixed part of its head must be rebuilt (scenarios change them rarely)."""
+
+    version = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.version += 1
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.version += 1
 
 
 class CookieView(MutableMapping):
@@ -90,14 +107,12 @@ class CompatSession(SurgeSession):
         fallback: builds the Locust client the class would have had (on a switch).
     """
 
-    def __init__(
-        self, *args: Any, style: str, fallback: Callable[[], Any], **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, style: str, fallback: Callable[[], Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.style = style
         self._fallback_factory = fallback
         self.fallback: Any = None  # the Locust client, once switched
-        self.headers: MutableMapping[str, str] = CaseInsensitiveDict(self._default_headers)
+        self.headers: MutableMapping[str, str] = TrackedHeaders(self._default_headers)
         if style == "requests":
             self.headers["Accept"] = "*/*"
         self._synced: tuple = ()
@@ -160,6 +175,13 @@ class CompatSession(SurgeSession):
 
     # ------------------------------------------------------------------ internals
     def _unsupported(self, kwargs: dict[str, Any]) -> str | None:
+        if (
+            kwargs.keys().isdisjoint(_CHECKED_KWARGS)
+            and self.auth is None
+            and not self.proxies
+            and not self.adapters
+        ):
+            return None  # the usual request: nothing to look at
         for key, what in UNSUPPORTED_KWARGS.items():
             value = kwargs.get(key)
             if value is not None and value is not False and value != {}:
@@ -192,7 +214,9 @@ class CompatSession(SurgeSession):
             _switched_logged.add(owner)
             logger.warning(
                 "%s uses %s, which surge's client does not support: it runs on Locust's "
-                "own client from now on (correct, slower)", owner, why
+                "own client from now on (correct, slower)",
+                owner,
+                why,
             )
 
     def _merged_headers(self, headers: Any) -> dict[str, str] | None:
@@ -208,7 +232,10 @@ class CompatSession(SurgeSession):
     def _sync_session(self, removed: set[str] | None = None) -> None:
         """Session headers and verify, as the scenario last set them, into the transport."""
         headers = self.headers
-        key = tuple(headers.items()) if headers else ()
+        if type(headers) is TrackedHeaders:
+            key: tuple = (id(headers), headers.version)
+        else:  # the scenario replaced the mapping: compare contents
+            key = tuple(headers.items()) if headers else ()
         if key != self._synced or removed:
             self._synced = () if removed else key
             fixed = {k: _checked_header(k, v) for k, v in headers.items()
@@ -252,7 +279,7 @@ def adopt_session_state(session: CompatSession, client: Any) -> None:
     """What a class's ``__init__`` left in the Locust client it made (headers, cookies,
     auth) into `session`, which replaces it; the Locust client's connections are closed."""
     if session.style == "requests":
-        session.headers = CaseInsensitiveDict(client.headers)
+        session.headers = TrackedHeaders(client.headers)
         session.auth = client.auth
         cookies = {c.name: c.value for c in client.cookies if c.value is not None}
     else:

@@ -6,7 +6,8 @@ arrival keeps its own exact intended send time, the tick only batches the wake-u
 timer per tick instead of one per request). Slots are long-lived greenlets, each owning
 one instance of the scenario's User class (so ``self.client`` keeps its keep-alive
 connection), that take arrivals from the ready queue and run exactly one task each, with
-no ``wait_time``. Slots are added on demand up to ``max_in_flight``; beyond that arrivals
+no ``wait_time`` (what "one task" means for TaskSets, interrupts and StopUser:
+`locustfiles.tasks`). Slots are added on demand up to ``max_in_flight``; beyond that arrivals
 wait in the queue and become late. An arrival whose send would happen more than
 ``max_lateness`` after its intended time is recorded as dropped and not sent, whoever
 was late: a busy slot or the dispatcher itself. Nothing is started at or after the hard
@@ -283,7 +284,10 @@ class Dispatcher:
         if lag > LATE_AFTER_S:
             self.late += 1
         if self._call(slot.run, arrival, slot.user, arrival.task) is UserStopped:
-            slot.user = self._new_user()  # StopUser: the slot's next arrival gets a new user
+            try:  # StopUser: the slot's next arrival gets a new user (on_start again)
+                slot.user = self._new_user()
+            except Exception as exc:  # keep the stopped one rather than lose the slot
+                self._log_once(exc)
 
     def _call(self, fn: Callable, arrival: Arrival | None, user: User, *args: Any) -> Any:
         """Run `fn(*args)` for `arrival`; task errors are reported, never raised.

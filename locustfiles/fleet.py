@@ -29,7 +29,7 @@ import gevent
 from surge.locustfiles import endings, histogram
 from surge.locustfiles.arrivals import CumulativeRate
 from surge.locustfiles.fleet_endings import EndingBook, outside_stop
-from surge.locustfiles.live_endpoints import EndpointSeconds
+from surge.locustfiles.live_endpoints import EndpointSeconds, Window
 from surge.locustfiles.search import SearchDriver
 from surge.locustfiles.user_class import describe_for_manifest
 from surge.locustfiles.worker import MSG_PLAN, Plan
@@ -93,14 +93,8 @@ class WorkerInfo:
     clock_offset_ms: float = 0.0
 
 
-@dataclass
-class _Second:
-    """The fleet's merged sample for one second."""
-
-    outcomes: collections.Counter = field(default_factory=collections.Counter)
-    corrected: collections.Counter = field(default_factory=collections.Counter)
-    uncorrected: collections.Counter = field(default_factory=collections.Counter)
-    sent: int = 0
+#: the fleet's merged sample for one second (or window): the fields of one endpoint's
+_Second = Window
 
 
 class FleetController:
@@ -144,7 +138,9 @@ class FleetController:
         self._stop_requested = False
         self._overloaded_seconds: collections.Counter[str] = collections.Counter()
         #: #20 `load.search`: steers the stages (and the workers' plans) step by step
-        self.search = SearchDriver(controller=self, spec=schedule.search) if schedule.search else None
+        self.search = (
+            SearchDriver(controller=self, spec=schedule.search) if schedule.search else None
+        )
         self.endings = EndingBook()  # parts, failures, departures (locustfiles.fleet_endings)
 
     # ------------------------------------------------------------------ lifecycle
@@ -370,8 +366,8 @@ class FleetController:
             else:
                 value = histogram.percentile_us(window.corrected, threshold.percentile)
             return None if value is None else value / 1e6
-        if threshold.kind is MetricKind.RATE:
-            return total / seconds
+        if threshold.kind is MetricKind.RATE:  # achieved: successful answers, as the report
+            return (window.outcomes["ok"] + window.outcomes["rejected"]) / seconds
         if total == 0:
             return None
         return trust.outcome_rates(window.outcomes, total)[threshold.metric]
@@ -472,6 +468,7 @@ class FleetController:
             "remaining_s": round(max(self.schedule.duration_s - elapsed, 0.0), 1),
             "duration_s": self.schedule.duration_s,
             "stage_index": stage.index if stage else None,
+            "stage_name": stage.name if stage else None,  # the schedule's label, if any
             "stage_count": len(self.schedule.stages),
             "offered_rps": round(self.schedule.rate_at(elapsed, max(n_workers, 1)), 2),
             # one vocabulary with the report: achieved = successful answers (ok + rejected)

@@ -30,6 +30,8 @@ class HTTPStatusError(ResponseError, requests.HTTPError):
     ``raise_for_status()`` keep working on surge's client.
     """
 
+    status = 0  # the answer's status code (its outcome: `locustfiles.recorder.classify`)
+
 
 class SurgeResponse:
     """One response, or the error that took its place (``status_code`` 0, ``error`` set).

@@ -26,7 +26,8 @@ HTTP_METHODS = frozenset(
 
 @dataclass
 class Window:
-    """One endpoint's merged sample: what `FleetController._metric` reads."""
+    """A merged sample of one second or window, of the fleet or of one endpoint: counts
+    and histograms added over workers, what `FleetController._metric` reads."""
 
     outcomes: collections.Counter = field(default_factory=collections.Counter)
     corrected: collections.Counter = field(default_factory=collections.Counter)

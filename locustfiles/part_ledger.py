@@ -66,7 +66,9 @@ class PartLedger:
     def write(self, seq: int, batch: dict[str, Any]) -> None:
         """Start writing `batch` as part `seq` in a thread."""
         pool = gevent.get_hub().threadpool
-        result = pool.spawn(self._write, self.run_dir, self.worker_id, seq, batch)
+        result = pool.spawn(
+            _returning_errors, self._write, self.run_dir, self.worker_id, seq, batch
+        )
         self._pending.append((seq, batch, result))
 
     def collect(self, *, wait: bool = False) -> None:
@@ -77,9 +79,8 @@ class PartLedger:
             if not wait and not result.ready():
                 still.append((seq, batch, result))
                 continue
-            try:
-                path = result.get()
-            except Exception as exc:  # a full disk must not hide the rest of the run
+            path, exc = result.get()
+            if exc is not None:  # a full disk must not hide the rest of the run
                 self._failed_write(seq, batch, exc)
             else:
                 self.parts[Path(path).name] = _rows(batch)
@@ -138,6 +139,16 @@ class PartLedger:
             atomic_write_bytes(account_path(self.run_dir, self.worker_id), text, fsync=False)
         except OSError as exc:  # a full disk: the master still hears it in the health report
             logger.error("cannot write the worker account: %s", exc)
+
+
+def _returning_errors(write: WriteFn, *args: Any) -> tuple[Path | None, Exception | None]:
+    """In the writer thread: the error as a value. A task that raises makes gevent's hub
+    print a traceback to stderr, and with the disk full that print fails inside the hub,
+    which then stops resuming the greenlets waiting on it (the worker hung)."""
+    try:
+        return write(*args), None
+    except Exception as exc:
+        return None, exc
 
 
 def _rows(batch: dict[str, Any]) -> int:

@@ -32,6 +32,7 @@ from surge.locustfiles.context import CURRENT_ARRIVAL, OUTCOME_OVERRIDE
 from surge.locustfiles.endpoints import EndpointNames, summarise
 from surge.locustfiles.error_types import response_error_type
 from surge.locustfiles.histogram import bucket_counts
+from surge.locustfiles.http_response import HTTPStatusError
 from surge.locustfiles.part_ledger import PartLedger
 
 from surge.results import Outcome, requests_table, write_part
@@ -48,6 +49,7 @@ COLUMN_TYPES: dict[str, str | None] = {
 NOT_SENT = -1  # sent_us / service_us of a dropped request (null in the Parquet part)
 _OK, _REJECTED, _ERROR, _TIMEOUT, _DROPPED = (o.value for o in Outcome)
 MAX_ERROR_CHARS = 200
+TIMEOUT_STATUSES = frozenset((408, 504))  # answers that say a timeout happened
 DROPPED_LATE = "dropped: could not be sent within max_lateness"
 DROPPED_STOPPED = "dropped: the run stopped (stop command, hard end or lost master) first"
 
@@ -56,6 +58,8 @@ def classify(exception: BaseException | None) -> str:
     """Locust's view of a request as a surge outcome: failure -> error, timeouts -> timeout."""
     if exception is None:
         return _OK
+    if isinstance(exception, HTTPStatusError):  # an answer: its text is the server's words
+        return _TIMEOUT if exception.status in TIMEOUT_STATUSES else _ERROR
     if isinstance(exception, TimeoutError | gevent.Timeout):
         return _TIMEOUT
     text = str(exception).lower()

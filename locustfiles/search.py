@@ -25,14 +25,13 @@ import collections
 import dataclasses
 import logging
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from surge.locustfiles import histogram
 
 from surge.schedule import Schedule
-from surge.search import KneeSearch, SearchEnd, SearchSpec, StepVerdict, stages_for
+from surge.search import KneeSearch, SearchSpec, StepVerdict, stages_for
 
 logger = logging.getLogger(__name__)
 
@@ -127,15 +126,16 @@ class SearchDriver:
         rate = self.search.next_rate(next_start)
         if rate is None:
             logger.info("search over: %s", self.search.end_reason)
-            self._steer(stages_for(self._starts, self.spec, finished=True, end_s=earliest), earliest)
+            self._steer(
+                stages_for(self._starts, self.spec, finished=True, end_s=earliest), earliest
+            )
             return
         self._add_step(rate, next_start)
         self._steer(stages_for(self._starts, self.spec, finished=False), next_start)
 
     def stop(self) -> None:
         """The run ended before the search did (Ctrl-C, abort, lost master)."""
-        if not self.search.done:
-            self.search._finish(SearchEnd.STOPPED, "the run ended before the search did")
+        self.search.stop("the run ended before the search did")
 
     def _add_step(self, rate: float, start_s: float) -> None:
         self._starts.append((rate, start_s))

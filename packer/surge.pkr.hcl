@@ -109,6 +109,7 @@ source "amazon-ebs" "surge" {
   ami_description = "surge ${var.surge_version} load generator (Debian 12)"
   encrypt_boot    = true
   ena_support     = true
+  imds_support    = "v2.0" # plugin >= 1.2: instances from this AMI get IMDSv2 (tokens) only
   tags            = local.tags
   snapshot_tags   = local.tags
   run_tags        = { Name = "packer-surge-build" }

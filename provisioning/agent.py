@@ -92,7 +92,7 @@ class Agent:
         )
         self.poll_store = S3Store(self.store.client, max_attempts=1)
         self.run = run_url(settings.bucket, settings.run_id)
-        self.run_dir = settings.run_dir
+        self.run_dir = settings.run_dir.resolve()  # Locust runs in the scenario folder
         self.processes: list[subprocess.Popen] = []
         self.scenario: ScenarioSetup | None = None  # set once the schedule is read
         self.signalled = threading.Event()
@@ -231,6 +231,7 @@ class Agent:
                 schedule_path=path,
                 master_bind_host=self.settings.master_bind_host,
                 expect_workers=self.settings.expect_workers,
+                **self.settings.ui.locust_kwargs(self.run),  # web UI, autostart, /metrics
                 **common,
             )
             return [(f"master-{agent}", argv)]
@@ -258,9 +259,11 @@ class Agent:
         # the scenario's folder is the working directory; its env and secrets are added
         setup = self.scenario or ScenarioSetup(locustfile=Path(), cwd=self.run_dir)
         env = setup.process_env()
-        env["PYTHONPATH"] = os.pathsep.join([local.python_path(), *sys.path])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [local.python_path(), *sys.path] if p)
         if self.settings.instance_type:  # the engine reports it; the report prices the fleet
             env[INSTANCE_TYPE_ENV] = self.settings.instance_type
+        if name.startswith("master-"):  # its UI's login and Stop (the kill switch in S3)
+            env.update(self._master_env())
         with open(logs / f"locust-{name}.log", "ab") as out:
             proc = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -268,6 +271,16 @@ class Agent:
             )  # fmt: skip
         log.info("started %s (pid %d)", name, proc.pid)
         return proc
+
+    def _master_env(self) -> dict[str, str]:
+        from surge.provisioning.agent_ui import read_ssm_parameter
+
+        env = self.settings.ui.master_env(read_ssm_parameter(self.settings.region))
+        if self.settings.s3_endpoint:  # the view's Stop writes the stop object there
+            env["AWS_ENDPOINT_URL"] = self.settings.s3_endpoint
+        if self.settings.region:
+            env.setdefault("AWS_DEFAULT_REGION", self.settings.region)
+        return env
 
     def _request_stop(self) -> None:
         self._stop_requested.set()

@@ -19,7 +19,10 @@ its private address), SURGE_EXPECT_WORKERS (1: the master starts planning when
 one worker process is connected; later ones join with a re-split before
 start_at), SURGE_WORK_DIR (/var/lib/surge), SURGE_AGENT_ID (the host name),
 SURGE_INSTANCE_TYPE (none: the EC2 instance type, which Terraform writes; it goes into
-the run's manifest so the report can price the fleet).
+the run's manifest so the report can price the fleet). A master also takes
+SURGE_WEB_HOST/SURGE_WEB_PORT (127.0.0.1:8089), SURGE_METRICS_HOST/SURGE_METRICS_PORT
+(127.0.0.1:9646; port 0: off), SURGE_UI_USER (surge) and SURGE_UI_PASSWORD_PARAMETER (the SSM
+parameter holding the UI's password, required off loopback): `provisioning.agent_ui`.
 """
 
 from __future__ import annotations
@@ -28,14 +31,19 @@ import enum
 import os
 import shlex
 import socket
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+from surge.provisioning.agent_ui import MasterUI
 
 from surge.errors import SurgeError
 
 MASTER_PORT = 5557  # Locust workers -> master (ZeroMQ)
 DEFAULT_WORK_DIR = "/var/lib/surge"
 DEFAULT_ENV_FILE = "/etc/surge/agent.env"
+T = TypeVar("T")
 REQUIRED_KEYS = ("SURGE_ROLE", "SURGE_BUCKET", "SURGE_SCHEDULE_KEY", "SURGE_RUN_ID")
 
 
@@ -45,7 +53,13 @@ class Role(enum.Enum):
 
 
 class SettingsError(SurgeError):
-    """An agent env file that cannot be used (exit code 2)."""
+    """An agent env file that cannot be used (exit code 2); carries every problem found,
+    one per key, like `ScheduleError`, so one boot log shows all that needs fixing."""
+
+    def __init__(self, problems: str | list[str], where: str | None = None) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        many = f"{len(self.problems)} problems in the agent settings"
+        super().__init__(self.problems[0] if len(self.problems) == 1 else many, where)
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,8 @@ class AgentSettings:
     work_dir: Path = Path(DEFAULT_WORK_DIR)
     agent_id: str = ""
     instance_type: str | None = None
+    #: the master's web UI and /metrics (SURGE_WEB_*, SURGE_METRICS_*, SURGE_UI_*)
+    ui: MasterUI = field(default_factory=MasterUI)
 
     @property
     def run_dir(self) -> Path:
@@ -105,36 +121,61 @@ def load_settings(path: str | Path = DEFAULT_ENV_FILE) -> AgentSettings:
 
 
 def parse_settings(env: dict[str, str], where: str = "agent env") -> AgentSettings:
-    """Check the env file's values; every problem names its key."""
+    """Check the env file's values; every problem is reported at once, each naming its key."""
+    problems: list[str] = []
+
+    def check(parse: Callable[[], T], default: T) -> T:
+        try:
+            return parse()
+        except SurgeError as exc:  # SettingsError, or the master UI's own
+            problems.extend(getattr(exc, "problems", [exc.what]))
+            return default
+
     missing = [k for k in REQUIRED_KEYS if not env.get(k)]
     if missing:
-        raise SettingsError(f"missing {', '.join(missing)}", where)
-    try:
-        role = Role(env["SURGE_ROLE"].lower())
-    except ValueError:
-        raise SettingsError(
-            f"SURGE_ROLE: got {env['SURGE_ROLE']!r}; expected master or worker", where
-        ) from None
+        problems.append(f"missing {', '.join(missing)}")
+    role = check(lambda: _role(env["SURGE_ROLE"]), None) if env.get("SURGE_ROLE") else None
     master_host = env.get("SURGE_MASTER_HOST") or None
     if role is Role.WORKER and not master_host:
-        raise SettingsError("SURGE_MASTER_HOST is required for a worker", where)
-    return AgentSettings(
-        role=role,
-        bucket=env["SURGE_BUCKET"],
-        schedule_key=env["SURGE_SCHEDULE_KEY"].lstrip("/"),
-        run_id=_run_id(env["SURGE_RUN_ID"], where),
+        problems.append("SURGE_MASTER_HOST is required for a worker")
+    settings = AgentSettings(
+        role=role or Role.WORKER,
+        bucket=env.get("SURGE_BUCKET", ""),
+        schedule_key=env.get("SURGE_SCHEDULE_KEY", "").lstrip("/"),
+        run_id=check(lambda: _run_id(env["SURGE_RUN_ID"], where), "")
+        if env.get("SURGE_RUN_ID") else "",
         master_host=master_host,
         region=env.get("SURGE_REGION") or None,
-        worker_processes=_processes(env.get("SURGE_WORKER_PROCESSES", "auto"), where),
-        poweroff=_flag(env.get("SURGE_POWEROFF", "false"), "SURGE_POWEROFF", where),
+        worker_processes=check(
+            lambda: _processes(env.get("SURGE_WORKER_PROCESSES", "auto"), where), 1
+        ),
+        poweroff=check(
+            lambda: _flag(env.get("SURGE_POWEROFF", "false"), "SURGE_POWEROFF", where), False
+        ),
         s3_endpoint=env.get("SURGE_S3_ENDPOINT") or None,
-        master_port=_port(env.get("SURGE_MASTER_PORT", str(MASTER_PORT)), where),
+        master_port=check(
+            lambda: _port(env.get("SURGE_MASTER_PORT", str(MASTER_PORT)), where), MASTER_PORT
+        ),
         master_bind_host=env.get("SURGE_MASTER_BIND_HOST") or "0.0.0.0",
-        expect_workers=_count(env.get("SURGE_EXPECT_WORKERS", "1"), "SURGE_EXPECT_WORKERS", where),
+        expect_workers=check(
+            lambda: _count(env.get("SURGE_EXPECT_WORKERS", "1"), "SURGE_EXPECT_WORKERS", where), 1
+        ),
         work_dir=Path(env.get("SURGE_WORK_DIR") or DEFAULT_WORK_DIR),
         agent_id=env.get("SURGE_AGENT_ID") or socket.gethostname(),
         instance_type=env.get("SURGE_INSTANCE_TYPE") or None,
-    )
+        ui=check(lambda: MasterUI.from_env(env, where), MasterUI())
+        if role is Role.MASTER else MasterUI(),
+    )  # fmt: skip
+    if problems:
+        raise SettingsError(problems, where)
+    return settings
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value.lower())
+    except ValueError:
+        raise SettingsError(f"SURGE_ROLE: got {value!r}; expected master or worker") from None
 
 
 def _run_id(value: str, where: str) -> str:

@@ -226,13 +226,11 @@ def _deadline(schedule: Any, started: float, ui: bool) -> float:
 
 
 def python_path() -> str:
-    """PYTHONPATH for Locust processes: a source checkout's root (its tests' scenarios
-    import ``tests.helpers``); an installed surge needs nothing, and adding the package
-    folder would expose its rooms (``locustfiles``...) as top-level names."""
-    current = os.environ.get("PYTHONPATH", "")
-    if (REPO_ROOT / "setup.cfg").is_file():
-        return f"{REPO_ROOT}{os.pathsep}{current}"
-    return current
+    """PYTHONPATH for Locust processes: only the user's own. surge imports as ``surge.*``
+    (installed or editable); adding the repository or package folder would expose its
+    rooms as top-level names, and a regular ``locustfiles`` package there would shadow
+    the user's own ``locustfiles/`` folder (a namespace package) in their imports."""
+    return os.environ.get("PYTHONPATH", "")
 
 
 def _spawn(

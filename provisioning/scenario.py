@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from surge.bundle import SCENARIO_DIR
 from surge.errors import InfrastructureError, SurgeError
 from surge.s3 import S3Store
 from surge.schedule import Schedule
@@ -71,8 +72,14 @@ def find_locustfile(base: Path, locustfile: str, where: str) -> Path:
 def local_scenario(
     schedule_path: Path, schedule: Schedule, environ: Mapping[str, str] | None = None
 ) -> ScenarioSetup:
-    """The scenario of a run on this machine: beside the schedule, secrets from `environ`."""
+    """The scenario of a run on this machine: beside the schedule, secrets from `environ`.
+
+    A fetched fleet run's ``schedule.yaml`` names its bundle, unpacked beside it in
+    ``scenario/``: running it again runs exactly that scenario.
+    """
     base = schedule_path.resolve().parent
+    if schedule.bundle is not None and (base / SCENARIO_DIR).is_dir():
+        base = base / SCENARIO_DIR
     locustfile = find_locustfile(base, schedule.scenario.locustfile, str(schedule_path))
     env = os.environ if environ is None else environ
     return ScenarioSetup(
@@ -121,24 +128,13 @@ def fleet_scenario(
     ``<run_dir>/scenario``; the archive stays as ``<run_dir>/scenario.tar.gz``, so
     `surge fetch` brings back exactly what ran. Secrets come from SSM.
     """
-    from surge.bundle import BUNDLE_FILE, SCENARIO_DIR, BundleError, unpack
-    from surge.s3 import S3Url
-
-    base = run_dir
-    if schedule.bundle is not None:
-        url = S3Url(bucket, schedule.bundle.key)
-        data = store.get_bytes(url)
-        try:
-            unpack(data, schedule.bundle.sha256, run_dir / SCENARIO_DIR, str(url))
-        except BundleError as exc:  # on an instance, a bad bundle is infrastructure
-            raise InfrastructureError(exc.what, exc.where) from None
-        (run_dir / BUNDLE_FILE).write_bytes(data)
-        base = run_dir / SCENARIO_DIR
-    where = schedule.source
     try:
-        locustfile = find_locustfile(base, schedule.scenario.locustfile, where)
-    except SurgeError as exc:
+        base, locustfile = _unbundle(store, schedule, bucket, run_dir)
+    except InfrastructureError:
+        raise  # S3 itself failed: the agent knows not to retry its uploads
+    except SurgeError as exc:  # on an instance, a bad bundle is infrastructure (exit 4)
         raise InfrastructureError(exc.what, exc.where) from None
+    where = schedule.source
     if resolve_secret is None and schedule.scenario.secrets:
         from surge.secrets import make_ssm_client, ssm_resolver
 
@@ -150,3 +146,32 @@ def fleet_scenario(
     return ScenarioSetup(
         locustfile=locustfile, cwd=base, env={**env, "PYTHONDONTWRITEBYTECODE": "1"}
     )
+
+
+def pushed_scenario(
+    store: S3Store, schedule: Schedule, *, bucket: str, run_dir: Path
+) -> ScenarioSetup:
+    """`surge run s3://...` of a pushed schedule on this machine: its bundle unpacked into
+    the run directory (a bad one is exit 2 here), secrets from the environment."""
+    base, locustfile = _unbundle(store, schedule, bucket, run_dir)
+    env = scenario_env(schedule, lambda name, _ref: os.environ.get(name), schedule.source)
+    return ScenarioSetup(locustfile=locustfile, cwd=base, env=env)
+
+
+def _unbundle(store: S3Store, schedule: Schedule, bucket: str, run_dir: Path) -> tuple[Path, Path]:
+    """Download, check and unpack the schedule's bundle; (scenario folder, locustfile).
+
+    The archive stays as ``<run_dir>/scenario.tar.gz`` so `surge fetch` brings back
+    exactly what ran. Without a bundle the scenario is one of surge's own.
+    """
+    from surge.bundle import BUNDLE_FILE, unpack
+    from surge.s3 import S3Url
+
+    base = run_dir
+    if schedule.bundle is not None:
+        url = S3Url(bucket, schedule.bundle.key)
+        data = store.get_bytes(url)
+        unpack(data, schedule.bundle.sha256, run_dir / SCENARIO_DIR, str(url))
+        (run_dir / BUNDLE_FILE).write_bytes(data)
+        base = run_dir / SCENARIO_DIR
+    return base, find_locustfile(base, schedule.scenario.locustfile, schedule.source)

@@ -199,18 +199,22 @@ def _imported_names(path: Path) -> Iterable[str]:
 
 
 def _resolve(name: str, roots: list[Path], base: Path) -> list[Path]:
-    """The files of top-level module or package `name` under one of `roots` (inside `base`)."""
-    top = name.split(".")[0]
+    """The files of module `name` under one of `roots` (inside `base`): a module file, a
+    regular package (all of it: its modules import each other relatively), or the named
+    module of a namespace package (a folder without ``__init__.py``)."""
+    parts = name.split(".")
     for root in roots:
-        module, package = root / f"{top}.py", root / top
-        if module.is_file() and module.resolve().is_relative_to(base):
-            return [module.resolve()]
-        if (package / "__init__.py").is_file() and package.resolve().is_relative_to(base):
-            return sorted(
-                p.resolve()
-                for p in package.rglob("*.py")
-                if "__pycache__" not in p.parts and p.resolve().is_relative_to(base)
-            )
+        top = root / parts[0]
+        if (root / f"{parts[0]}.py").is_file():
+            found = [root / f"{parts[0]}.py"]
+        elif (top / "__init__.py").is_file():
+            found = [p for p in top.rglob("*.py") if "__pycache__" not in p.parts]
+        elif top.is_dir():
+            found = [root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")]
+            found = [p for p in found if p.is_file()]
+        else:
+            continue
+        return sorted({p.resolve() for p in found if p.resolve().is_relative_to(base)})
     return []  # the standard library or an installed package: the image has it
 
 

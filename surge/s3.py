@@ -48,12 +48,16 @@ class Failure(enum.Enum):
 
     UNREACHABLE = "unreachable"  # connection refused, DNS, timeouts: retry
     DENIED = "access denied"  # retry: fresh instance-profile permissions arrive late
+    CREDENTIALS = "bad credentials"  # none, unknown key, wrong secret: final, retrying won't help
     THROTTLED = "throttled or server error"  # SlowDown, 5xx: retry
     NOT_FOUND = "not found"  # no such key or bucket: final
     OTHER = "rejected"  # any other client error: final
 
 
 RETRYABLE = frozenset({Failure.UNREACHABLE, Failure.DENIED, Failure.THROTTLED})
+#: error codes of credentials S3 does not accept: an unknown access key, a wrong secret, a
+#: malformed session token (an expired one is refreshed by boto3 for instance profiles)
+CREDENTIAL_ERROR_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"})
 
 
 class S3Error(InfrastructureError):
@@ -145,6 +149,7 @@ def classify(exc: BaseException) -> Failure:
         ConnectionError,
         HTTPClientError,
         NoCredentialsError,
+        PartialCredentialsError,
     )
 
     if isinstance(exc, ClientError):
@@ -152,13 +157,15 @@ def classify(exc: BaseException) -> Failure:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code in {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}:
             return Failure.NOT_FOUND
-        if code in {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
+        if code in CREDENTIAL_ERROR_CODES:
+            return Failure.CREDENTIALS
+        if code in {"AccessDenied", "403"}:
             return Failure.DENIED
         if code in {"SlowDown", "RequestTimeout", "InternalError"} or status >= 500:
             return Failure.THROTTLED
         return Failure.OTHER
-    if isinstance(exc, NoCredentialsError):
-        return Failure.DENIED
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return Failure.CREDENTIALS
     if isinstance(exc, ConnectionError | HTTPClientError | OSError):
         return Failure.UNREACHABLE
     if isinstance(exc, BotoCoreError):
@@ -317,6 +324,8 @@ def _final_error(what: str, where: S3Url, failure: Failure, exc: BaseException) 
         Failure.UNREACHABLE: "S3 unreachable; check the network, region and "
         f"{ENDPOINT_ENV}/{SURGE_ENDPOINT_ENV}",
         Failure.DENIED: "access denied; check the credentials and the bucket policy",
+        Failure.CREDENTIALS: "AWS credentials missing or not accepted; set AWS_PROFILE or "
+        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (an instance uses its instance profile)",
         Failure.THROTTLED: "S3 kept failing (throttled or server errors)",
         Failure.OTHER: "S3 rejected the request",
     }

@@ -33,6 +33,7 @@ MAX_ALIASES = 100  # enough for DRY anchors, far too few for an alias bomb
 MAX_RATE = 10_000_000.0  # req/s; beyond any fleet surge can run
 MAX_TOTAL_DURATION_S = 7 * 24 * 3600.0
 MAX_STAGES = 10_000
+MAX_STAGE_NAME = 60  # characters of a stage name kept (it labels table rows)
 DEFAULT_GRACE_S = 300.0  # end_by default: start + duration + 5 minutes
 NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -60,6 +61,7 @@ class Stage:
     duration_s: float
     rate_from: float
     rate_to: float
+    name: str | None = None  # the schedule's optional label, shown beside the number
 
     @property
     def end_s(self) -> float:
@@ -83,6 +85,7 @@ class Stage:
             "duration_s": self.duration_s,
             "rate_from": self.rate_from,
             "rate_to": self.rate_to,
+            "name": self.name,
         }
 
     def describe(self) -> str:
@@ -630,7 +633,8 @@ class _Parser:
         if node is None:
             return False, ()
         searching = "search" in node
-        self.keys(node, "load", ("per_worker", "stages", "search"), () if searching else ("stages",))
+        required = () if searching else ("stages",)
+        self.keys(node, "load", ("per_worker", "stages", "search"), required)
         per_worker = node.get("per_worker", False)
         if not isinstance(per_worker, bool):
             self.problem("load.per_worker", per_worker, "expected true or false")
@@ -652,7 +656,12 @@ class _Parser:
                 self.problem(path, item, "expected a mapping like {rps: 50, duration: 30s}")
                 continue
             kinds = [k for k in ("rps", "ramp_to", "steps") if k in item]
-            self.keys(item, path, ("rps", "ramp_to", "steps", "duration"), ("duration",))
+            self.keys(item, path, ("rps", "ramp_to", "steps", "duration", "name"), ("duration",))
+            label = item.get("name")  # optional, shown with the stage's number everywhere
+            if label is not None and (not isinstance(label, str) or not label.strip()):
+                self.problem(f"{path}.name", label, "expected a short text like 'warm-up'")
+                label = None
+            label = label.strip()[:MAX_STAGE_NAME] if label else None
             if len(kinds) != 1:
                 self.problem(path, item, "expected exactly one of rps, ramp_to or steps")
                 continue
@@ -665,7 +674,7 @@ class _Parser:
             if kind == "steps":
                 step_rates = self.steps(item["steps"], f"{path}.steps")
                 for step_rate in step_rates if duration is not None else ():
-                    yield Stage(index, StageKind.HOLD, start, duration, step_rate, step_rate)
+                    yield Stage(index, StageKind.HOLD, start, duration, step_rate, step_rate, label)
                     rate, start, index = step_rate, start + duration, index + 1
                 continue
             new_rate = self.number(item[kind], f"{path}.{kind}", 0, MAX_RATE)
@@ -673,7 +682,7 @@ class _Parser:
                 continue
             stage_kind = StageKind.HOLD if kind == "rps" else StageKind.RAMP
             begin = new_rate if stage_kind is StageKind.HOLD else rate
-            yield Stage(index, stage_kind, start, duration, begin, new_rate)
+            yield Stage(index, stage_kind, start, duration, begin, new_rate, label)
             rate, start, index = new_rate, start + duration, index + 1
             if index > MAX_STAGES or start > MAX_TOTAL_DURATION_S:
                 break

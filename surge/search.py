@@ -114,7 +114,7 @@ class SearchSpec:
 
     def describe(self) -> str:
         return (
-            f"search {self.from_rate:g}/s .. {self.max_rate:g}/s, holds of "
+            f"{self.from_rate:g}/s .. {self.max_rate:g}/s, holds of "
             f"{format_duration(self.hold_s)}, resolution {self.resolution:.0%}, "
             f"at most {format_duration(self.max_duration_s)}"
         )
@@ -171,8 +171,9 @@ class KneeSearch:
     """The bracket logic, driven by verdicts: `next_rate()`, hold it, `record(verdict)`.
 
     Attributes:
-        passes: rates that passed and were not disproved by a failed confirmation.
-        lo / hi: highest passing rate below the lowest failing one (None: not yet known).
+        steps: every step so far with its verdict.
+        lo / hi: highest passing rate below the lowest failing one (None: not yet known);
+            a pass at or above a rate that failed does not count.
         end, end_reason: why the search stopped (None while it runs).
     """
 
@@ -287,6 +288,11 @@ class KneeSearch:
         self.phase = Phase.BISECT
         return midpoint(self.lo, self.hi)
 
+    def stop(self, reason: str) -> None:
+        """The run ended before the search did (Ctrl-C, abort, lost master)."""
+        if not self.done:
+            self._finish(SearchEnd.STOPPED, reason)
+
     def _finish(self, end: SearchEnd, reason: str) -> None:
         self.end, self.end_reason, self.phase = end, reason, Phase.DONE
 
@@ -301,10 +307,14 @@ class KneeSearch:
             "end": self.end.value if self.end else None,
             "end_reason": self.end_reason,
             "steps": [
-                {"rate": s.rate, "phase": s.phase.value,
-                 "verdict": s.verdict.value if s.verdict else None, "reason": s.reason}
+                {
+                    "rate": s.rate,
+                    "phase": s.phase.value,
+                    "verdict": s.verdict.value if s.verdict else None,
+                    "reason": s.reason,
+                }
                 for s in self.steps
-            ],  # fmt: skip
+            ],
         }
 
 
@@ -317,7 +327,7 @@ def midpoint(lo: float, hi: float) -> float:
     """The middle of the bracket, rounded to 3 significant digits when that stays inside
     (people read "162/s", not "162.109375/s")."""
     mid = (lo + hi) / 2.0
-    digits = 3 - int(math.floor(math.log10(mid))) - 1 if mid > 0 else 0
+    digits = 3 - math.floor(math.log10(mid)) - 1 if mid > 0 else 0
     rounded = round(mid, digits)
     return rounded if lo < rounded < hi else mid
 
@@ -375,8 +385,7 @@ def _duration(parser: Any, raw: dict, key: str, default: float | None, lo: float
     if key not in raw:
         return default
     why = {
-        "hold": "a step is judged on its second half, which must hold two one-second "
-        "live samples",
+        "hold": "a step is judged on its second half, which must hold two one-second live samples",
         "max_duration": "at least one step",
         "recovery": "the master needs it to judge the step and tell the workers",
     }[key]

@@ -69,10 +69,15 @@ locals {
     worker_processes = var.worker_processes
     poweroff         = var.poweroff_when_done
   }
+  # The master's UI and /metrics listen on loopback (SSM port forward) unless a network
+  # was named; only the password's parameter NAME goes into user data, never the password.
   master_user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.agent_settings, {
-    role          = "master"
-    master_host   = ""
-    instance_type = var.master_instance_type # in the manifest, so the report prices the fleet
+    role                  = "master"
+    master_host           = ""
+    instance_type         = var.master_instance_type # in the manifest, so the report prices the fleet
+    web_host              = length(var.operator_cidrs) > 0 ? "0.0.0.0" : "127.0.0.1"
+    metrics_host          = length(var.metrics_cidrs) > 0 ? "0.0.0.0" : "127.0.0.1"
+    ui_password_parameter = coalesce(var.ui_password_parameter, "none")
   }))
 }
 
@@ -133,9 +138,12 @@ resource "aws_instance" "worker" {
   instance_initiated_shutdown_behavior = local.worker_shutdown
   user_data_replace_on_change          = true
   user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.agent_settings, {
-    role          = "worker"
-    master_host   = aws_instance.master.private_ip
-    instance_type = var.worker_instance_type
+    role                  = "worker"
+    master_host           = aws_instance.master.private_ip
+    instance_type         = var.worker_instance_type
+    web_host              = ""
+    metrics_host          = ""
+    ui_password_parameter = "none"
   }))
 
   dynamic "instance_market_options" {

@@ -113,8 +113,16 @@ locals {
     "arn:${local.partition}:ssm:${local.region}:${data.aws_caller_identity.current.account_id}:parameter${path}"
   ]
   parameter_actions = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+  # the master alone also reads its web UI's login password (ui_password_parameter)
+  ui_parameter_arns = var.ui_password_parameter == null ? [] : [
+    "arn:${local.partition}:ssm:${local.region}:${data.aws_caller_identity.current.account_id}:parameter${var.ui_password_parameter}"
+  ]
+  parameter_arns = {
+    master = concat(local.secret_parameter_arns, local.ui_parameter_arns)
+    worker = local.secret_parameter_arns
+  }
   # one JSON per case: the two statement lists differ in shape
-  secrets_policy = length(local.secret_parameter_arns) == 0 ? jsonencode({
+  secrets_policy = { for role, arns in local.parameter_arns : role => length(arns) == 0 ? jsonencode({
     Version   = "2012-10-17"
     Statement = [{ Sid = "NoParameters", Effect = "Deny", Action = local.parameter_actions, Resource = ["*"] }]
     }) : jsonencode({
@@ -124,16 +132,16 @@ locals {
         Sid      = "ReadScenarioSecrets"
         Effect   = "Allow"
         Action   = ["ssm:GetParameter", "ssm:GetParameters"]
-        Resource = local.secret_parameter_arns
+        Resource = arns
       },
       {
         Sid         = "NoOtherParameters"
         Effect      = "Deny"
         Action      = local.parameter_actions
-        NotResource = local.secret_parameter_arns
+        NotResource = arns
       },
     ]
-  })
+  }) }
 }
 
 resource "aws_iam_role_policy" "secrets" {
@@ -141,7 +149,7 @@ resource "aws_iam_role_policy" "secrets" {
 
   name   = "surge-${each.key}-ssm-parameters"
   role   = aws_iam_role.agent[each.key].id
-  policy = local.secrets_policy
+  policy = local.secrets_policy[each.key]
 }
 
 resource "aws_iam_instance_profile" "agent" {

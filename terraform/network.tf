@@ -1,6 +1,7 @@
 # Security groups that open only what the fleet needs:
 #   workers -> master  tcp/5557 (Locust's master port), by security group, not CIDR
 #   operators -> master tcp/8089 (web UI) only from var.operator_cidrs (empty by default)
+#   monitoring -> master tcp/9646 (/metrics) only from var.metrics_cidrs (empty by default)
 #   workers -> target   var.target_ports to var.target_cidrs (the load)
 #   all -> HTTPS        S3, STS and SSM endpoints
 # Workers accept no inbound traffic at all: they connect out to the master.
@@ -8,6 +9,7 @@
 locals {
   locust_master_port = 5557
   locust_ui_port     = 8089
+  metrics_port       = 9646 # provisioning/agent_ui.py DEFAULT_METRICS_PORT
   https_port         = 443
 
   use_default_vpc = var.vpc_id == null
@@ -96,6 +98,19 @@ resource "aws_vpc_security_group_ingress_rule" "master_ui" {
   ip_protocol       = "tcp"
   from_port         = local.locust_ui_port
   to_port           = local.locust_ui_port
+  cidr_ipv4         = strcontains(each.value, ":") ? null : each.value
+  cidr_ipv6         = strcontains(each.value, ":") ? each.value : null
+  tags              = local.common_tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "master_metrics" {
+  for_each = toset(var.metrics_cidrs)
+
+  security_group_id = aws_security_group.master.id
+  description       = "Prometheus metrics from a monitoring network"
+  ip_protocol       = "tcp"
+  from_port         = local.metrics_port
+  to_port           = local.metrics_port
   cidr_ipv4         = strcontains(each.value, ":") ? null : each.value
   cidr_ipv6         = strcontains(each.value, ":") ? each.value : null
   tags              = local.common_tags

@@ -33,6 +33,16 @@ output "ui_port_forward_command" {
   value       = var.enable_ssm ? "aws ssm start-session --region ${local.region} --target ${aws_instance.master.id} --document-name AWS-StartPortForwardingSession --parameters '{\"portNumber\":[\"${local.locust_ui_port}\"],\"localPortNumber\":[\"${local.locust_ui_port}\"]}'" : null
 }
 
+output "metrics_url" {
+  description = "The master's Prometheus metrics when metrics_cidrs opens them (private address: scrape from inside the VPC); null otherwise."
+  value       = length(var.metrics_cidrs) > 0 ? "http://${aws_instance.master.private_ip}:${local.metrics_port}/metrics" : null
+}
+
+output "metrics_port_forward_command" {
+  description = "Reach the master's metrics on http://localhost:9646/metrics through SSM Session Manager."
+  value       = var.enable_ssm ? "aws ssm start-session --region ${local.region} --target ${aws_instance.master.id} --document-name AWS-StartPortForwardingSession --parameters '{\"portNumber\":[\"${local.metrics_port}\"],\"localPortNumber\":[\"${local.metrics_port}\"]}'" : null
+}
+
 output "bucket" {
   description = "Bucket holding schedules and results."
   value       = local.bucket_name

@@ -147,6 +147,38 @@ variable "operator_cidrs" {
   }
 }
 
+variable "ui_password_parameter" {
+  type        = string
+  description = "SSM parameter (SecureString) holding the web UI's login password, e.g. \"/surge/ui-password\"; required with operator_cidrs. Only the master may read it, at start; the password is never in user data, S3 or the results. The user name is \"surge\"."
+  default     = null
+
+  validation {
+    condition     = var.ui_password_parameter == null ? true : can(regex("^/[A-Za-z0-9_.\\-/]+$", var.ui_password_parameter))
+    error_message = "ui_password_parameter must be an absolute SSM parameter name such as \"/surge/ui-password\"."
+  }
+
+  validation {
+    condition     = length(var.operator_cidrs) == 0 || var.ui_password_parameter != null
+    error_message = "operator_cidrs opens the web UI to a network: set ui_password_parameter to the SSM parameter holding its login password."
+  }
+}
+
+variable "metrics_cidrs" {
+  type        = list(string)
+  description = "CIDRs allowed to scrape the master's Prometheus metrics (tcp/9646, /metrics). Empty by default: the master serves them on loopback only (SSM port forward: metrics_port_forward_command). 0.0.0.0/0 and ::/0 are refused."
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.metrics_cidrs : can(cidrhost(cidr, 0))])
+    error_message = "metrics_cidrs must be CIDR blocks, e.g. \"10.20.0.0/16\"."
+  }
+
+  validation {
+    condition     = alltrue([for cidr in var.metrics_cidrs : !contains(["0.0.0.0/0", "::/0"], cidr)])
+    error_message = "metrics_cidrs must not contain 0.0.0.0/0 or ::/0: name your monitoring network."
+  }
+}
+
 variable "target_ports" {
   type        = list(number)
   description = "TCP ports the workers send load to (egress)."

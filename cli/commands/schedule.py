@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     validate = actions.add_parser("validate", help="check a schedule file and summarise it")
     validate.add_argument("files", nargs="+", metavar="FILE", help="schedule YAML file(s)")
     validate.set_defaults(_action=_validate)
-    push = actions.add_parser("push", help="validate a schedule and upload it to S3")
+    push = actions.add_parser("push", help="validate; upload it with its scenario bundle")
     push.add_argument("file", metavar="FILE", help="schedule YAML file")
     push.add_argument(
         "url",
@@ -70,9 +70,12 @@ def summarise(schedule: Schedule) -> str:
         f"  arrivals  {schedule.arrivals.value}, rates {scope}",
         f"  stages    {len(schedule.stages)}",
     ]
+    if schedule.search is not None:  # #20: the master picks the steps as it goes
+        return "\n".join(lines[:-1] + _search_lines(schedule))
     for stage in schedule.stages:
         lines.append(
-            f"    {stage.index:>3}  {format_duration(stage.start_s):>8}  {stage.describe()}"
+            f"    {stage.index + 1:>3}  {format_duration(stage.start_s):>8}  {stage.describe()}"
+            + (f"  ({stage.name})" if stage.name else "")  # numbered from 1 for people
         )
     lines += [
         f"  duration  {format_duration(schedule.duration_s)}",
@@ -88,6 +91,23 @@ def summarise(schedule: Schedule) -> str:
         )
         lines.append(f"  thresholds {rules}")
     return "\n".join(lines)
+
+
+def _search_lines(schedule: Schedule) -> list[str]:
+    search = schedule.search
+    assert search is not None
+    lines = [
+        f"  search    {search.describe()}",
+        f"            steps held {format_duration(search.hold_s)} (judged after "
+        f"{format_duration(search.settle_s)}), recoveries of {format_duration(search.recovery)} "
+        f"at {search.recovery_rate:g} req/s",
+        f"  duration  at most {format_duration(schedule.duration_s)}",
+        f"  end by    {_when(schedule.end_by, 'start + duration + 5m')}",
+        f"  service level {', '.join(t.rule for t in schedule.thresholds)}",
+    ]
+    if search.require is not None:
+        lines.append(f"  require   knee >= {search.require:g} req/s (else exit 1)")
+    return lines
 
 
 def _when(value: dt.datetime | None, default: str) -> str:

@@ -46,7 +46,6 @@ def schedule_summary(schedule: Schedule) -> dict[str, Any]:
             {
                 **s.to_dict(),
                 "number": s.index + 1,  # stages are numbered from 1, as in the report
-                "name": getattr(s, "name", None),
                 "label": s.describe().replace("->", "\N{RIGHTWARDS ARROW}"),
             }
             for s in schedule.stages
@@ -138,7 +137,7 @@ class SurgeView:
                 "rate_s": RATE_WINDOW_S,
                 "latency_s": STATUS_WINDOW_S,
                 "endpoints_s": WINDOW_S,
-            },  # fmt: skip
+            },
             "whole_run": live.whole_run(duration) if final and live is not None else None,
             "endpoints": []
             if live is None

@@ -1,6 +1,6 @@
 """The surge view in Locust's web UI: the schedule, live open-model numbers, the verdict.
 
-Loaded by the engine (``locustfiles/engine.py`` imports this package), it plugs into
+Loaded by the engine (``locustfiles/engine.py`` imports this module), it plugs into
 Locust's supported extension points when the process has a web UI (master or
 standalone, not ``--headless``), never by editing Locust:
 
@@ -8,8 +8,11 @@ standalone, not ``--headless``), never by editing Locust:
   so the bind address can still be narrowed (`access.decide_bind`) and a login put
   on every route (`access.require_login`).
 - ``web_ui.app``: a Flask blueprint under ``/surge/``: the page (static HTML, plain JS
-  drawing its own SVG, no CDN), ``api/status`` (the JSON it polls) and ``report/``
-  (the run's report, built by the master after the run: `report.ReportBuilder`).
+  drawing its own SVG, no CDN), ``api/status`` (the JSON it polls), ``api/stop`` (this
+  master's runner, or on a fleet the kill switch in S3, ``--surge-stop-url``) and
+  ``report/`` (the run's report: built by the master after the run, or by ``surge run``
+  itself with ``--surge-report-by-parent``; `report.ReportBuilder`). ``/metrics`` is
+  `locustfiles.metrics`'.
 - ``web_ui.template_args`` (``extendedTabs``/``extendedTables``) and an
   ``after_request`` hook: a "Surge" tab in Locust's own UI with the live figures, and
   a banner on Locust's page saying that the schedule, not a user count, drives the load.

@@ -135,8 +135,9 @@ run "defaults" {
 run "ui_only_from_operator_cidrs_and_ssm_off" {
   command = plan
   variables {
-    operator_cidrs = ["203.0.113.7/32", "2001:db8::/64"]
-    enable_ssm     = false
+    operator_cidrs        = ["203.0.113.7/32", "2001:db8::/64"]
+    ui_password_parameter = "/surge/ui-password"
+    enable_ssm            = false
   }
   assert {
     condition     = toset([for r in aws_vpc_security_group_ingress_rule.master_ui : coalesce(r.cidr_ipv4, r.cidr_ipv6)]) == toset(["203.0.113.7/32", "2001:db8::/64"])
@@ -155,7 +156,8 @@ run "ui_only_from_operator_cidrs_and_ssm_off" {
 run "world_open_ui_is_refused" {
   command = plan
   variables {
-    operator_cidrs = ["198.51.100.0/24", "0.0.0.0/0", "::/0"]
+    operator_cidrs        = ["198.51.100.0/24", "0.0.0.0/0", "::/0"]
+    ui_password_parameter = "/surge/ui-password"
   }
   expect_failures = [var.operator_cidrs]
 }
@@ -261,4 +263,120 @@ run "relative_parameter_paths_are_refused" {
     secret_parameter_paths = ["shop/token"]
   }
   expect_failures = [var.secret_parameter_paths]
+}
+
+# The master's web UI and Prometheus metrics: loopback (SSM port forward) by default;
+# opened only to the networks named, the UI then with a login whose password stays in
+# SSM Parameter Store (its name in user data, never its value).
+run "metrics_and_ui_closed_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.master_metrics) == 0
+    error_message = "the metrics port must be closed unless metrics_cidrs is set"
+  }
+  assert {
+    condition     = strcontains(aws_instance.master.user_data, "SURGE_WEB_HOST=127.0.0.1\n") && strcontains(aws_instance.master.user_data, "SURGE_METRICS_HOST=127.0.0.1\n")
+    error_message = "the master's UI and metrics must listen on loopback (what SSM port forwarding reaches)"
+  }
+  assert {
+    condition     = !strcontains(aws_instance.master.user_data, "SURGE_UI_PASSWORD_PARAMETER")
+    error_message = "no login parameter without operator_cidrs"
+  }
+  assert {
+    condition     = alltrue([for w in aws_instance.worker : !strcontains(w.user_data, "SURGE_WEB_HOST") && !strcontains(w.user_data, "SURGE_METRICS_HOST")])
+    error_message = "workers serve no UI and no metrics"
+  }
+  assert {
+    condition     = output.metrics_url == null && strcontains(output.metrics_port_forward_command, "\"9646\"")
+    error_message = "metrics through the SSM port forward only"
+  }
+}
+
+run "metrics_only_from_metrics_cidrs" {
+  command = plan
+  variables {
+    metrics_cidrs = ["10.20.0.0/16", "2001:db8::/64"]
+  }
+
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.master_metrics) == 2
+    error_message = "one metrics rule per metrics_cidrs entry"
+  }
+  assert {
+    condition = alltrue([
+      for rule in aws_vpc_security_group_ingress_rule.master_metrics :
+      rule.from_port == 9646 && rule.to_port == 9646 && rule.ip_protocol == "tcp"
+    ])
+    error_message = "metrics rules open tcp/9646 on the master only"
+  }
+  assert {
+    condition     = toset([for rule in aws_vpc_security_group_ingress_rule.master_metrics : coalesce(rule.cidr_ipv4, rule.cidr_ipv6)]) == toset(["10.20.0.0/16", "2001:db8::/64"])
+    error_message = "metrics ingress must come exactly from metrics_cidrs"
+  }
+  assert {
+    condition     = strcontains(aws_instance.master.user_data, "SURGE_METRICS_HOST=0.0.0.0\n") && strcontains(aws_instance.master.user_data, "SURGE_WEB_HOST=127.0.0.1\n")
+    error_message = "metrics_cidrs binds metrics off loopback, and only metrics"
+  }
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.master_ui) == 0
+    error_message = "metrics_cidrs must not open the UI"
+  }
+  assert {
+    condition     = output.metrics_url == "http://10.0.1.10:9646/metrics"
+    error_message = "metrics_url names the master's private address"
+  }
+}
+
+run "open_metrics_are_refused" {
+  command = plan
+  variables {
+    metrics_cidrs = ["0.0.0.0/0"]
+  }
+  expect_failures = [var.metrics_cidrs]
+}
+
+run "ui_from_operators_needs_a_password_parameter" {
+  command = plan
+  variables {
+    operator_cidrs = ["203.0.113.7/32"]
+  }
+  expect_failures = [var.ui_password_parameter]
+}
+
+run "ui_login_password_from_ssm_only" {
+  command = plan
+  variables {
+    operator_cidrs        = ["203.0.113.7/32"]
+    ui_password_parameter = "/surge/ui-password"
+  }
+
+  assert {
+    condition     = strcontains(aws_instance.master.user_data, "SURGE_WEB_HOST=0.0.0.0\n") && strcontains(aws_instance.master.user_data, "SURGE_UI_PASSWORD_PARAMETER=/surge/ui-password\n")
+    error_message = "the master binds the UI off loopback and learns where its password is"
+  }
+  assert {
+    condition     = alltrue([for w in aws_instance.worker : !strcontains(w.user_data, "ui-password")])
+    error_message = "workers know nothing of the UI's login"
+  }
+  assert {
+    condition = contains(
+      jsondecode(aws_iam_role_policy.secrets["master"].policy).Statement[0].Resource,
+      "arn:aws:ssm:eu-west-1:123456789012:parameter/surge/ui-password"
+    ) && jsondecode(aws_iam_role_policy.secrets["master"].policy).Statement[0].Effect == "Allow"
+    error_message = "the master may read the UI password parameter"
+  }
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.secrets["worker"].policy).Statement : s.Effect] == ["Deny"]
+    error_message = "workers may not read the UI password parameter"
+  }
+}
+
+run "relative_password_parameter_is_refused" {
+  command = plan
+  variables {
+    operator_cidrs        = ["203.0.113.7/32"]
+    ui_password_parameter = "surge/ui-password"
+  }
+  expect_failures = [var.ui_password_parameter]
 }

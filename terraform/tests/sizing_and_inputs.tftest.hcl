@@ -162,10 +162,11 @@ run "existing_bucket_needs_a_name" {
 run "existing_bucket_and_outputs" {
   command = plan
   variables {
-    worker_count   = 2
-    create_bucket  = false
-    bucket_name    = "shop-results"
-    operator_cidrs = ["203.0.113.7/32"]
+    worker_count          = 2
+    create_bucket         = false
+    bucket_name           = "shop-results"
+    operator_cidrs        = ["203.0.113.7/32"]
+    ui_password_parameter = "/surge/ui-password"
   }
   assert {
     condition     = length(aws_s3_bucket.this) == 0 && length(aws_s3_bucket_policy.this) == 0

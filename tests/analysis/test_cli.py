@@ -46,11 +46,21 @@ def test_no_parts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_corrupt_part(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One damaged part does not sink the run: reported, named, incomplete (issue 19)."""
     run_dir = fake_run_dir(tmp_path)
     part = run_dir / "requests" / "w2" / "part-00000.parquet"
     part.write_bytes(part.read_bytes()[:200])
+    assert main(["report", str(run_dir)]) == ExitCode.INFRASTRUCTURE
+    out = capsys.readouterr().out
+    assert "INCOMPLETE" in out and "w2/part-00000.parquet" in out
+
+
+def test_every_part_corrupt(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir = fake_run_dir(tmp_path)
+    for part in run_dir.glob("requests/*/part-*.parquet"):
+        part.write_bytes(part.read_bytes()[:200])
     err = report_error(capsys, str(run_dir))
-    assert "corrupt request part" in err and "w2/part-00000.parquet" in err
+    assert "no readable request part" in err and "w1/part-00000.parquet" in err
 
 
 def test_manifest_without_schedule(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

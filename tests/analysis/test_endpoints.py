@@ -224,3 +224,79 @@ def test_error_type_words() -> None:
     assert endpoint_label("GET", "GET /x") == "GET /x"
     assert endpoint_label("GET", "/x") == "GET /x"
     assert endpoint_label("", "buy") == "buy"
+
+
+def test_stage_names_from_the_schedule_appear_with_numbers_from_1(tmp_path: Path) -> None:
+    stages = [{"rps": 10, "duration": "10s", "name": "warm-up"}, {"rps": 20, "duration": "10s"}]
+    run_dir = make_run(tmp_path, stages=stages, requests=synthetic_requests())
+    built = build_report(run_dir, warmup_s=0.0, charts=False)
+    rows = built.views.by_stage
+    assert set(rows[rows["stage"] == 1]["stage_name"]) == {"warm-up"}
+    assert set(rows[rows["stage"] == 2]["stage_name"]) == {""}
+    md = (built.out_dir / "summary.md").read_text()
+    assert "| 1 warm-up | 10.0 | " in md and "| 2 | 20.0 | " in md
+    assert "hold · warm-up" in (built.out_dir / "index.html").read_text()
+    summary = json.loads((built.out_dir / "summary.json").read_text())
+    assert [s["name"] for s in summary["stages"]] == ["warm-up", ""]
+
+
+def test_the_per_stage_view_keeps_the_busiest_endpoints_when_there_are_too_many(
+    synthetic, monkeypatch
+) -> None:
+    from surge.analysis import endpoints as module
+
+    monkeypatch.setattr(module, "MAX_STAGE_GROUPS", 2 * 2)  # two stages x two endpoints
+    report = compute(load_run(synthetic[1]), warmup_s=0.0)
+    shown = set(report.views.by_stage["endpoint"])
+    busiest = report.views.table.sort_values("requests", ascending=False)["endpoint"][:2]
+    assert shown == set(busiest) and len(report.views.table) == 4
+
+
+def test_long_lists_are_capped_in_the_pages_never_in_the_csvs(
+    synthetic, tmp_path: Path, monkeypatch
+) -> None:
+    from surge.analysis import endpoints as module
+    from surge.analysis import render_endpoints
+
+    monkeypatch.setattr(module, "MAX_LISTED", 2)
+    monkeypatch.setattr(render_endpoints, "MAX_MARKDOWN_ENDPOINTS", 1)
+    built = build_report(synthetic[1], out_dir=tmp_path / "r", warmup_s=0.0, charts=False)
+    summary = json.loads((built.out_dir / "summary.json").read_text())
+    busiest = built.views.table.nlargest(2, "requests")["endpoint"]
+    assert [e["endpoint"] for e in summary["endpoints"]] == sorted(busiest)
+    assert summary["listed"] == {"endpoints": 4, "failures": len(built.views.failures)}
+    assert len(summary["failures"]) == 2
+    md = (built.out_dir / "summary.md").read_text()
+    assert "The 1 busiest of 4 endpoints; all in endpoints.csv" in md
+    assert "Showing the 2 busiest of 4 endpoints" in (built.out_dir / "index.html").read_text()
+    with open(built.out_dir / "endpoints.csv") as f:
+        assert len(list(csv.DictReader(f))) == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "throttled"),
+    [
+        (429, None, True),  # the status alone (API Gateway, Lambda)
+        (503, "HTTP 503 Service Unavailable", True),
+        (400, "ThrottlingException", True),  # the error type (x-amzn-errortype, __type)
+        (500, THROTTLED, True),
+        (429, "Rate Exceeded.", True),  # a JSON body's message
+        (500, "CatchResponseError: upstream throttled us", True),  # the scenario's words
+        (500, "HTTP 500 Internal Server Error", False),
+        (502, "Internal server error", False),
+    ],
+)
+def test_throttling_is_recognised_whatever_the_scenario(
+    tmp_path: Path, status: int, error: str | None, throttled: bool
+) -> None:
+    rows = [Req(offset_s=i * 0.1, latency_s=0.01, name="/x", method="PUT") for i in range(90)]
+    rows += [
+        Req(offset_s=9 + i * 0.1, latency_s=0.01, name="/x", method="PUT", outcome="error",
+            status=status, error=error)
+        for i in range(10)
+    ]  # fmt: skip
+    run_dir = make_run(tmp_path, stages=[{"rps": 10, "duration": "10s"}], requests=rows)
+    report = compute(load_run(run_dir), warmup_s=0.0)
+    (failure,) = report.views.failures.to_dict("records")
+    assert failure["throttled"] is throttled and failure["endpoint"] == "PUT /x"
+    assert ("the target throttled them" in (report.broke_first or "")) is throttled

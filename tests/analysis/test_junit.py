@@ -60,6 +60,7 @@ def test_a_failing_endpoint_threshold_exits_1_with_one_failure_naming_it(
     html = (slow_buys / "report" / "index.html").read_text()
     assert "no requests named &#39;GET /nowhere&#39;" in html
     assert "not judged: no requests" in summary
+    assert "> threshold p99{name=GET /nowhere} < 1s: no requests named 'GET /nowhere'" in summary
 
 
 def test_every_case_carries_its_measured_value_and_the_suite_its_context(

@@ -71,6 +71,8 @@ def test_the_demo_shows_latency_climbing_past_the_knee_then_failures(demo) -> No
     at_knee, past = buy[knee_stage + 1], buy[top]
     assert past["p95"] > 1.0 > at_knee["p95"]  # seconds past the knee, not before it
     assert past["p95"] <= 3.5  # the function's (scaled) time limit bounds the wait ...
-    assert past["error"] > 0 and at_knee["error"] == 0  # ... and then purchases fail
+    # ... and then purchases fail; at the knee (which met 99 % success over all requests,
+    # half of them buys) at most a few did
+    assert past["error"] / past["requests"] > 0.05 > 0.02 >= at_knee["error"] / at_knee["requests"]
     stages = {r["stage"]: r for r in s["stages"]}
     assert stages[top - 1]["p95"] > 10 * stages[knee_stage]["p95"]

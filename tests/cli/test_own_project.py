@@ -110,3 +110,21 @@ def test_a_schedule_in_another_folder_finds_its_locustfile_there(
     )
     default = local_scenario(Path("default.yaml"), load_schedule("default.yaml"), {})
     assert default.locustfile.name == "shop_user.py" and default.locustfile.is_file()
+
+
+def test_the_demo_schedule_and_scenario_ship_inside_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.resources
+
+    from surge.cli.demo import DEMO_SCHEDULE
+    from surge.provisioning.scenario import local_scenario
+
+    from surge.schedule import load_schedule
+
+    monkeypatch.chdir(tmp_path)  # `surge demo` from any folder
+    assert (
+        importlib.resources.files("surge.cli").joinpath("schedules/demo-staircase.yaml").is_file()
+    )
+    setup = local_scenario(DEMO_SCHEDULE, load_schedule(DEMO_SCHEDULE), {})
+    assert setup.locustfile.name == "shop_user.py" and setup.locustfile.is_file()

@@ -37,7 +37,10 @@ class Fleet:
     agents: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
 
-    def start(self, name: str, role: str, **extra: str | int) -> None:
+    def start(
+        self, name: str, role: str, *, process_env: dict[str, str] | None = None, **extra: str | int
+    ) -> None:
+        """Start agent `name`; `extra`: env-file settings, `process_env`: its own variables."""
         values: dict[str, str | int] = {
             "role": role,
             "bucket": self.bucket,
@@ -52,11 +55,15 @@ class Fleet:
             "s3_endpoint": self.env["AWS_ENDPOINT_URL"],
             "work_dir": self.tmp / name,
             "agent_id": name,
+            # a master serves its web UI (never on a port another test holds); /metrics
+            # only for the tests that ask (metrics_port=...): one port less to collide on
+            **({"web_port": free_port(), "metrics_port": 0} if role == "master" else {}),
             **extra,
         }
         env_file = write_agent_env(self.tmp / f"{name}.env", **values)
         self.logs[name] = self.tmp / f"{name}.out"
-        self.agents[name] = start_agent(env_file, self.env, self.logs[name])
+        env = {**self.env, **(process_env or {})}
+        self.agents[name] = start_agent(env_file, env, self.logs[name])
 
     def wait(self, timeout: float = AGENT_EXIT_TIMEOUT_S) -> dict[str, int]:
         deadline = time.monotonic() + timeout

@@ -120,7 +120,12 @@ def denying_s3() -> Iterator[tuple[MotoServer, str, dict[str, str]]]:
     import boto3
 
     with moto_s3({"INITIAL_NO_AUTH_ACTION_COUNT": "3"}) as server:
-        kw = {"endpoint_url": server.endpoint_url, "region_name": "us-east-1"}
+        kw = {
+            "endpoint_url": server.endpoint_url,
+            "region_name": "us-east-1",  # the set-up calls sign with the fake root credentials
+            "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        }
         bucket = f"denied-{uuid.uuid4().hex[:8]}"
         boto3.client("s3", **kw).create_bucket(Bucket=bucket)
         iam = boto3.client("iam", **kw)

@@ -1,9 +1,10 @@
 """A user's own project, as a performance engineer keeps it next to their API.
 
 A folder outside the repository with a schedule, a locustfile in Locust's ordinary
-style, a helper module it imports, a package it imports and a CSV data file it reads
-by a relative path. Its request names say where each part came from, so a test can
-tell from the records that every file reached the generators:
+style, a helper module it imports (which imports from a namespace package), a package
+it imports and a CSV data file it reads by a relative path. Its request names say where
+each part came from, so a test can tell from the records that every file reached the
+generators:
 
     ``GET product <sku> [<label>] <secret-ok|secret-missing>``
 
@@ -45,8 +46,15 @@ class BrowseProducts(FastHttpUser):
         self.client.get(product_path(sku), name=request_name(sku, os.environ["LABEL"], ok))
 '''
 
-HELPER = """def product_path(sku: str) -> str:
-    return "/products/" + sku
+HELPER = """from lib.text import clean
+
+
+def product_path(sku: str) -> str:
+    return "/products/" + clean(sku)
+"""
+
+TEXT = """def clean(text: str) -> str:
+    return text.strip()
 """
 
 NAMES = """def request_name(sku: str, label: str, secret: str) -> str:
@@ -87,6 +95,9 @@ def write_user_project(root: Path, *, target: str, stages: str, extra: str = "")
     (root / "shared").mkdir(exist_ok=True)
     (root / "shared" / "__init__.py").write_text("")
     (root / "shared" / "names.py").write_text(NAMES)
+    (root / "lib").mkdir(exist_ok=True)  # a namespace package: no __init__.py
+    (root / "lib" / "text.py").write_text(TEXT)
+    (root / "lib" / "unused.py").write_text("")  # not imported: not bundled
     (root / "data").mkdir(exist_ok=True)
     (root / "data" / "products.csv").write_text(CSV)
     (root / "README.md").write_text("not part of the scenario: never bundled\n")

@@ -137,8 +137,13 @@ def _answer(server: ScriptedServer, conn: socket.socket, seen: Seen) -> bool:
         conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
                      + _response(201, b"made", {"X-Final": "yes"}))  # fmt: skip
     elif path == "/typed/header":
-        conn.sendall(_response(400, b'{"message": "slow down"}', {
-            "x-amzn-ErrorType": "ProvisionedThroughputExceededException:http://internal"}))
+        conn.sendall(
+            _response(
+                400,
+                b'{"message": "slow down"}',
+                {"x-amzn-ErrorType": "ProvisionedThroughputExceededException:http://internal"},
+            )
+        )
     elif path == "/typed/aws-json":
         body = b'{"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "x"}'
         conn.sendall(_response(400, body))
@@ -810,3 +815,34 @@ def test_fasthttpuser_rest_on_surges_client(server):
         assert resp.js["method"] == "PUT", "wrong method"
     assert fired[0]["exception"] is None
     assert str(fired[1]["exception"]).startswith("wrong method")
+
+
+def test_locusts_own_clients_errors_are_typed_the_same_way(server, tmp_path):
+    from surge.locustfiles.recorder import Recorder
+
+    class Fast(FastHttpUser):
+        @task
+        def t(self) -> None:
+            pass
+
+    for cls in (Requests, Fast):
+        user, fired = on_surge(cls, server.url, client="locust")
+        user.client.get("/typed/code")
+        user.client.get("/typed/empty")
+        recorder = Recorder(run_dir=tmp_path, worker_id="w")
+        for meta in fired:
+            recorder.on_request(**meta)
+        assert recorder._cols["error"] == [
+            "ProvisionedThroughputExceededException", "HTTP 504 Gateway Timeout",
+        ], cls  # fmt: skip
+
+
+def test_an_answered_error_is_an_error_even_when_its_words_say_timeout(server):
+    client, events = session(server.url)
+    client.get("/typed/message")  # 503 "Service Unavailable: try later"
+    client.get("/typed/empty")  # 504: the gateway timed out
+    assert classify(events.fired[0]["exception"]) == "error"
+    assert classify(events.fired[1]["exception"]) == "timeout"
+    error = HTTPStatusError("lock wait timeout exceeded")  # a 500 whose body says so
+    error.status = 500
+    assert classify(error) == "error"

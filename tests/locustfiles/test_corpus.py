@@ -6,7 +6,8 @@ routes: login, a token-protected part, echo), through the real CLI: exit 0, ever
 stage offered its arrivals (within 2 %), request names as the file writes them and no
 failed request. Then the same file forced onto Locust's own client
 (``scenario.client: locust``) must give the same names and outcomes, so the two clients
-agree; the manifest says which client ran.
+agree (those runs go through the engine alone: no second report); the manifest says
+which client ran.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ from pathlib import Path
 import pytest
 
 from surge.results import read_manifest
-from tests.helpers.locust import REPO, http_target, requests_of
+from tests.helpers.locust import (
+    REPO,
+    RERUN_IF_OVERLOADED,
+    http_target,
+    requests_of,
+    require_generator_kept_up,
+)
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-STAGES = ((60, 2.0), (120, 2.0))  # (rate, seconds): 120 and 240 arrivals
+STAGES = ((50, 2.0), (100, 2.0))  # (rate, seconds): 100 and 200 arrivals
 RUN_TIMEOUT_S = 120
 
 
@@ -55,8 +62,9 @@ def target():
         yield url
 
 
-def run_corpus_file(tmp_path: Path, target: str, case: Case, client: str) -> Path:
-    """`surge run` of one corpus file; returns its run directory (asserts exit 0)."""
+def run_corpus_file(tmp_path: Path, target: str, case: Case, client: str, cli: bool) -> Path:
+    """One corpus file through `surge run` (`cli`, report and verdict included) or just
+    the engine (`run_local`, for the comparison runs); asserts exit 0, returns the run."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     stages = "\n".join(f"    - {{rps: {r}, duration: {d}s}}" for r, d in STAGES)
     schedule = tmp_path / "schedule.yaml"
@@ -66,12 +74,22 @@ def run_corpus_file(tmp_path: Path, target: str, case: Case, client: str) -> Pat
         f"load:\n  stages:\n{stages}\n"
     )
     out = tmp_path / "results"
+    if not cli:
+        from surge.provisioning.local import run_local
+
+        result = run_local(schedule, out / "run", workers=2, run_id="corpus")
+        if result.exit_code == 3:
+            require_generator_kept_up(out / "run")
+        assert result.exit_code == 0, [p.read_text()[-3000:] for p in (out / "run").glob("logs/*")]
+        return out / "run"
     done = subprocess.run(
         [sys.executable, "-m", "surge", "run", str(schedule), "--workers", "2", "--out", str(out)],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
         timeout=RUN_TIMEOUT_S,
     )  # fmt: skip
     (run_dir,) = out.iterdir()
+    if done.returncode == 3:  # untrustworthy: fails as "overloaded" (and reruns) if saturated
+        require_generator_kept_up(run_dir)
     logs = "".join(p.read_text()[-3000:] for p in (run_dir / "logs").glob("*.log"))
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{logs}"
     return run_dir
@@ -91,13 +109,14 @@ def check_run(run_dir: Path, case: Case) -> collections.Counter:
 
 
 @pytest.mark.integration
+@RERUN_IF_OVERLOADED
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
 def test_corpus_file_runs_unmodified_on_both_clients(tmp_path: Path, target: str, case: Case):
-    on_surge = run_corpus_file(tmp_path / "surge", target, case, "auto")
+    on_surge = run_corpus_file(tmp_path / "surge", target, case, "auto", cli=True)
     surge_names = check_run(on_surge, case)
     assert read_manifest(on_surge).extra["scenario_client"]["client"] == "surge"
 
-    on_locust = run_corpus_file(tmp_path / "locust", target, case, "locust")
+    on_locust = run_corpus_file(tmp_path / "locust", target, case, "locust", cli=False)
     locust_names = check_run(on_locust, case)
     assert read_manifest(on_locust).extra["scenario_client"]["client"] == "locust"
     assert set(surge_names) == set(locust_names)  # same names, all "ok" (checked above)

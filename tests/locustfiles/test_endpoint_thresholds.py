@@ -6,7 +6,7 @@ from __future__ import annotations
 from surge.locustfiles.live_endpoints import EndpointSeconds, matches
 from surge.provisioning.local import run_local
 
-from surge.results import AbortedBy, RunState
+from surge.results import AbortedBy, RunState, read_status
 from tests.helpers.locust import FIXTURES, http_target, write_schedule
 
 
@@ -61,3 +61,7 @@ def test_abort_on_fail_on_one_endpoint_stops_the_run_live(tmp_path) -> None:
     assert started is not None and ended is not None
     assert (ended - started).total_seconds() < 20  # not the schedule's 60 s
     assert result.exit_code == (3 if manifest.untrustworthy else 1)
+    # one vocabulary: achieved is successful answers per second, sent is beside it
+    status = read_status(tmp_path / "run")
+    assert status["achieved_rps"] == status["answered_rps"] and "sent_rps" in status
+    assert "stage_name" in status

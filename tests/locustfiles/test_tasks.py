@@ -226,3 +226,24 @@ def test_wait_time_is_noticed_only_when_the_scenario_sets_one():
 
     assert defines_wait_time(Waits) and defines_wait_time(Nested)
     assert not defines_wait_time(Shopper)
+
+
+def test_a_markov_task_set_takes_one_transition_per_arrival():
+    from locust import MarkovTaskSet, transition
+
+    class Chain(MarkovTaskSet):
+        @transition("b")
+        def a(self):
+            LOG.append("a")
+
+        @transition("a")
+        def b(self):
+            LOG.append("b")
+
+    class U(User):
+        tasks = [Chain]
+
+    s = slot(U)
+    for _ in range(4):
+        s.run(Chain)
+    assert LOG == ["a", "b", "a", "b"]

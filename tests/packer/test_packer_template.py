@@ -33,22 +33,26 @@ def _packer(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[st
     )
 
 
-def _template(packer_dir: Path) -> Path:
-    """What this Packer can validate: the template alone on 1.6, the directory later."""
-    first_line = _packer("version").stdout.splitlines()[0]
-    major, minor = (int(part) for part in first_line.removeprefix("Packer v").split(".")[:2])
-    return packer_dir / "surge.pkr.hcl" if (major, minor) < (1, 7) else packer_dir
-
-
-def test_lint_script_passes() -> None:
-    result = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "lint-packer.sh")],
+def _lint(packer_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The lint script (fmt, then validate as this Packer version can) on a packer folder."""
+    return subprocess.run(
+        [str(REPO_ROOT / "scripts" / "lint-packer.sh"), *([str(packer_dir)] if packer_dir else [])],
         capture_output=True,
         text=True,
         timeout=PACKER_TIMEOUT_S,
         check=False,
     )
+
+
+def test_lint_script_passes() -> None:
+    result = _lint()
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_ami_requires_imdsv2() -> None:
+    # instances launched from the image answer metadata only to token (IMDSv2) requests
+    template = (REPO_ROOT / "packer" / "surge.pkr.hcl").read_text()
+    assert re.search(r'^\s*imds_support\s*=\s*"v2\.0"', template, re.MULTILINE)
 
 
 def test_template_runs_every_numbered_step_in_order() -> None:
@@ -71,8 +75,9 @@ def test_template_runs_every_numbered_step_in_order() -> None:
 def test_validate_fails_when_a_step_script_is_missing(tmp_path: Path) -> None:
     shutil.copytree(REPO_ROOT / "packer", tmp_path / "packer")
     shutil.copytree(REPO_ROOT / "provisioning" / "instance", tmp_path / "provisioning" / "instance")
-    assert _packer("validate", str(_template(tmp_path / "packer"))).returncode == 0
+    first = _lint(tmp_path / "packer")
+    assert first.returncode == 0, first.stdout + first.stderr
     (tmp_path / "provisioning" / "instance" / "validate.sh").unlink()
-    result = _packer("validate", str(_template(tmp_path / "packer")))
+    result = _lint(tmp_path / "packer")
     assert result.returncode != 0
     assert "validate.sh" in result.stdout + result.stderr

@@ -22,7 +22,7 @@ from surge.provisioning import agent as agent_mod
 from surge.results import RunState, read_manifest, read_requests
 from surge.s3 import S3Store, S3Url
 from tests.helpers.agents import live_schedule_yaml
-from tests.helpers.fleet import Fleet, fetch, locust_pid, wait_for_state
+from tests.helpers.fleet import Fleet, fetch, locust_pid, run_fleet, wait_for_state
 from tests.helpers.s3 import free_port
 from tests.helpers.shop import ShopHandle, running_shop
 
@@ -213,3 +213,45 @@ def test_unreachable_s3_is_a_clear_error_with_exit_4(fleet: Fleet) -> None:
     assert fleet.wait(timeout=30) == {"w1": 4}
     assert "S3 unreachable" in fleet.output("w1")
     assert "Traceback" not in fleet.output("w1")
+
+
+# ---------------------------------------------------------------- the master's web UI
+
+
+def test_the_masters_surge_view_shows_the_fleet_and_stop_stops_every_generator(
+    fleet: Fleet, shop: ShopHandle
+) -> None:
+    """No click starts it (autostart at start_at); the view lists both worker instances
+    and the fleet's rate; its Stop writes the kill switch and all load ends within 5 s."""
+    from tests.helpers.browser import open_page
+
+    web_port = free_port()
+    run_fleet(fleet, shop.url, "[{rps: 40, duration: 60s}]", web_port=web_port)  # no Start
+
+    with open_page(f"http://127.0.0.1:{web_port}/surge/") as (page, errors):
+        page.wait_for_function(  # one row per worker, each with its host (instance)
+            "document.querySelectorAll('#workers tr td:nth-child(2)').length === 2", timeout=20_000
+        )
+        page.wait_for_function(
+            "/2 generators on 1 host · fleet sending [1-9]/.test("
+            "document.getElementById('fleet').textContent)",
+            timeout=20_000,
+        )
+        assert page.locator("#run-state").inner_text() == "running"
+        assert page.locator("#start").is_disabled()
+        assert page.locator("#stop").is_enabled()
+        assert errors == []
+        artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "surge-view-fleet.png"), full_page=True)
+        page.click("#stop")
+        stopped_at = time.time()
+        codes = fleet.wait(timeout=60)
+    assert codes["w1"] == 0 and codes["w2"] == 0, codes
+    dest = fetch(fleet)
+    last_sent = max(last for _first, _sent, last in sent_times(dest).values()) / 1e6
+    print(f"last request sent {last_sent - stopped_at:+.2f}s after Stop")
+    assert last_sent - stopped_at <= 5.0, f"load continued {last_sent - stopped_at:.1f}s after Stop"
+    stop = json.loads(S3Store().get_bytes(S3Url(fleet.bucket, f"runs/{fleet.run_id}/control/stop")))
+    assert stop["reason"] == "stopped from the web UI"  # the kill switch `surge abort` writes
+    assert "stop requested" in (dest / "logs" / "agent-master.log").read_text()

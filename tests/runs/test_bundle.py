@@ -8,8 +8,10 @@ bundle, so its request names in the records prove every file arrived.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
 import re
 import tarfile
 from collections.abc import Iterator
@@ -62,11 +64,12 @@ def test_the_bundle_holds_the_scenario_its_imports_and_data_only(tmp_path: Path)
     assert built is not None
     assert _members(built.data) == [
         "data/products.csv",
+        "lib/text.py",
         "locustfiles/browse.py",
         "locustfiles/helpers.py",
         "shared/__init__.py",
         "shared/names.py",
-    ]  # README.md and the schedule itself stay out
+    ]  # README.md, lib/unused.py and the schedule itself stay out
     again = build_bundle(path, load_schedule(path))
     assert again is not None and again.sha256 == built.sha256  # reproducible: content-addressed
     (path.parent / "data" / "products.csv").write_text("sku\n9\n")
@@ -172,6 +175,14 @@ def _push(fleet: Fleet, path: Path) -> None:
     assert main(["schedule", "push", str(path), url]) == 0
 
 
+def _pushed_project(fleet: Fleet, shop: ShopHandle, moto_server: MotoServer) -> Path:
+    """The user project aimed at the shop, its secret in SSM, pushed for the fleet."""
+    _put_secret(moto_server)
+    path = _project(fleet.tmp, target=shop.url)
+    _push(fleet, path)
+    return path
+
+
 def _load_seen(shop: ShopHandle) -> dict:
     """Requests the shop answered, by route, without its own /stats calls."""
     return {r: n for r, n in shop.stats()["requests"].items() if r != "GET /stats"}
@@ -190,9 +201,7 @@ def test_a_users_scenario_runs_on_the_fleet_from_its_bundle(
     shop: ShopHandle,
     moto_server: MotoServer,
 ) -> None:
-    _put_secret(moto_server)
-    path = _project(fleet.tmp, target=shop.url)
-    _push(fleet, path)
+    _pushed_project(fleet, shop, moto_server)
     fleet.start("master", "master", expect_workers=2)
     fleet.start("w1", "worker")
     fleet.start("w2", "worker")
@@ -207,6 +216,12 @@ def test_a_users_scenario_runs_on_the_fleet_from_its_bundle(
     bundle = (dest / "scenario.tar.gz").read_bytes()  # fetch brings back what ran
     assert manifest.scenario_bundle == hashlib.sha256(bundle).hexdigest()
     assert (dest / "scenario" / "locustfiles" / "browse.py").exists()
+    assert main(["report", str(dest), "--out", str(fleet.tmp / "report")]) in (0, 3)
+    # the report says which scenario produced it
+    summary = json.loads((fleet.tmp / "report" / "summary.json").read_text())
+    assert summary["schedule"]["scenario_bundle"] == manifest.scenario_bundle
+    assert summary["schedule"]["locustfile"] == "locustfiles/browse.py"
+    assert manifest.scenario_bundle[:12] in (fleet.tmp / "report" / "summary.md").read_text()
     # the secret's value is nowhere: not in S3 (schedule, bundle, logs, manifest), not in logs
     assert SECRET_VALUE.encode() not in _everything_in(fleet.bucket)
     for name in fleet.logs:
@@ -220,9 +235,7 @@ def test_a_tampered_bundle_is_refused_and_nothing_is_sent(
     shop: ShopHandle,
     moto_server: MotoServer,
 ) -> None:
-    _put_secret(moto_server)
-    path = _project(fleet.tmp, target=shop.url)
-    _push(fleet, path)
+    path = _pushed_project(fleet, shop, moto_server)
     store = S3Store()
     pushed = parse_schedule(store.get_bytes(S3Url(fleet.bucket, f"schedules/{fleet.run_id}.yaml")))
     assert pushed.bundle is not None
@@ -240,3 +253,64 @@ def test_a_tampered_bundle_is_refused_and_nothing_is_sent(
     assert "started worker" not in log and "Traceback" not in log
     assert not store.list_keys(S3Url(fleet.bucket, f"runs/{fleet.run_id}/requests"))
     assert _load_seen(shop) == before  # not one request reached the target
+
+
+@pytest.mark.integration
+def test_surge_run_of_a_pushed_schedule_runs_its_bundle_here(
+    tmp_path: Path, bucket: str, shop: ShopHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _project(tmp_path, target=shop.url)
+    url = f"s3://{bucket}/schedules/own.yaml"
+    assert main(["schedule", "push", str(path), url]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # nothing of the scenario here: it comes from S3
+    monkeypatch.setenv(SECRET_NAME, SECRET_VALUE)  # locally, secrets come from the environment
+    assert main(["run", url, "--workers", "1"]) in (0, 3)
+    (run_dir,) = (elsewhere / "results").iterdir()
+    names = set(read_requests(run_dir, columns=["name"]).column("name").to_pylist())
+    assert names == {expected_name(secret=True)}
+    assert read_manifest(run_dir).scenario_bundle is not None
+    # a tampered bundle is bad input here (exit 2) and nothing runs
+    pushed = parse_schedule(S3Store().get_bytes(S3Url(bucket, "schedules/own.yaml")))
+    assert pushed.bundle is not None
+    S3Store().put_bytes(S3Url(bucket, pushed.bundle.key), b"not the bundle")
+    assert main(["run", url, "--workers", "1", "--out", "tampered"]) == 2
+    assert not list((elsewhere / "tampered").glob("*/requests"))
+
+
+@pytest.mark.integration
+def test_a_missing_ssm_secret_stops_the_instance_before_any_load(
+    fleet: Fleet, shop: ShopHandle, moto_server: MotoServer
+) -> None:
+    client = make_ssm_client(endpoint_url=moto_server.endpoint_url)
+    with contextlib.suppress(client.exceptions.ParameterNotFound):
+        client.delete_parameter(Name=PARAMETER)
+    _push(fleet, _project(fleet.tmp, target=shop.url))
+    before = _load_seen(shop)
+    fleet.start("w1", "worker")
+    assert fleet.wait(timeout=60) == {"w1": 4}, fleet.output("w1")
+    log = fleet.output("w1")
+    assert f"secret not found: {SECRET_NAME} (ssm:{PARAMETER})" in log
+    assert "started worker" not in log and "Traceback" not in log
+    assert _load_seen(shop) == before
+
+
+def test_a_fetched_runs_schedule_runs_its_unpacked_bundle(tmp_path: Path) -> None:
+    from surge.provisioning.scenario import local_scenario
+
+    from surge.bundle import BundleRef, stamp
+
+    path = _project(tmp_path)
+    built = build_bundle(path, load_schedule(path))
+    assert built is not None
+    run_dir = tmp_path / "fetched-run"
+    unpack(built.data, built.sha256, run_dir / "scenario", "here")
+    ref = BundleRef(key=bundle_key("schedules/s.yaml", built.sha256), sha256=built.sha256)
+    (run_dir / "schedule.yaml").write_text(stamp(load_schedule(path), ref))
+    again = load_schedule(run_dir / "schedule.yaml")
+    with pytest.raises(SurgeError, match="already names a bundle"):
+        stamp(again, ref)  # pushing a pushed schedule: push the original instead
+    setup = local_scenario(run_dir / "schedule.yaml", again, {SECRET_NAME: "x"})
+    assert setup.locustfile == (run_dir / "scenario" / "locustfiles" / "browse.py").resolve()
+    assert setup.cwd == (run_dir / "scenario").resolve()

@@ -139,6 +139,9 @@ def test_access_denied_retries_then_fails_with_exit_4(
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+        import boto3
+
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # else: credentials found earlier
         retries: list[Failure] = []
         store = S3Store(on_retry=lambda what, failure, exc: retries.append(failure))
         with pytest.raises(S3Error) as info:

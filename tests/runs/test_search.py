@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.agents import REPO_ROOT
+from tests.helpers.locust import RERUN_IF_OVERLOADED, machine_load
 from tests.helpers.shop import ShopHandle, running_shop
 
 pytestmark = pytest.mark.integration
@@ -65,6 +66,16 @@ def run_search(
     return proc.returncode, output, summary
 
 
+def require_generators_kept_up(search: dict[str, Any]) -> None:
+    """A search that stopped because the generators fell behind at a rate one core offers
+    easily says the shared machine was overloaded (other tests), not where the knee is."""
+    if search["end"] == "generators":
+        pytest.fail(
+            f"the machine was overloaded: {search['end_reason']} ({machine_load()})",
+            pytrace=False,
+        )
+
+
 def knee_search_block(**over: Any) -> str:
     values = {"from": 10, "max": 1000, "hold": "4s", "resolution": f"{RESOLUTION:.0%}",
               "max_duration": "3m"} | over  # fmt: skip
@@ -77,6 +88,7 @@ def hot_shop():
         yield shop
 
 
+@RERUN_IF_OVERLOADED
 @pytest.mark.parametrize("seed", ["1", "2", "3"])
 def test_the_search_finds_the_hot_partitions_capacity(tmp_path: Path, seed: str) -> None:
     """Each seed is another shop: its users' passwords, token key and random choices."""
@@ -96,6 +108,7 @@ def test_the_search_finds_the_hot_partitions_capacity(tmp_path: Path, seed: str)
         f"staircase of the same resolution {stair['requests']:,} in {stair['duration_s']:.0f} s; "
         f"path {[(s['rate'], s['verdict']) for s in search['steps']]}"
     )
+    require_generators_kept_up(search)
     assert code == 0, output
     assert search["end"] == "converged", search["end_reason"]
     assert abs(knee - CAPACITY) <= RESOLUTION * CAPACITY, search
@@ -115,6 +128,7 @@ def summary_dir(tmp_path: Path, seed: str, workers: int = 1) -> Path:
     return report
 
 
+@RERUN_IF_OVERLOADED
 def test_two_workers_find_the_same_knee(tmp_path: Path, hot_shop) -> None:
     code, output, summary = run_search(
         tmp_path, hot_shop, search_yaml(hot_shop.url, block=knee_search_block()), workers=2
@@ -122,6 +136,7 @@ def test_two_workers_find_the_same_knee(tmp_path: Path, hot_shop) -> None:
     assert summary, output
     search = summary["search"]
     print(f"two workers: knee {search['knee_rps']} ({search['bracket_text']})")
+    require_generators_kept_up(search)
     assert code == 0, output
     assert summary["workers"] == 2
     assert abs(search["knee_rps"] - CAPACITY) <= RESOLUTION * CAPACITY, search

@@ -290,8 +290,23 @@ def test_concurrency_limit_answers_429():
     assert app.stats_document()["instances"]["throttled"] == 1
 
 
+def test_throttled_writes_retry_until_the_function_time_limit_then_fail_typed():
+    """Past the knee: answers take about the function's limit, then fail with the type."""
+    app = make_app(stock=100, write_capacity=0.01, write_burst=1, write_retries=10,
+                   function_timeout_s=0.3)  # fmt: skip
+    token = token_for(app)
+    call_app(app, "POST", "/products/1/buy", {"quantity": 1}, token=token)  # the one token
+    reply = call_app(app, "POST", "/products/1/buy", {"quantity": 1}, token=token)
+    assert reply.status == 500 and reply.json["code"] == "ProvisionedThroughputExceededException"
+    assert reply.headers["x-amzn-errortype"] == "ProvisionedThroughputExceededException"
+    # the last attempt happens at the limit; without it 10 retries would take ~25 s
+    assert 0.3 <= reply.elapsed_s < 5.0
+    assert app.stats.throttled_writes == 1 and app.stats.throttle_events >= 2
+
+
 def test_invalid_configs_are_refused():
-    for changes in ({"users": 0}, {"shards": 0}, {"error_rate": 2.0}, {"write_capacity": 0}):
+    for changes in ({"users": 0}, {"shards": 0}, {"error_rate": 2.0}, {"write_capacity": 0},
+                    {"function_timeout_s": 0}):  # fmt: skip
         with pytest.raises(ShopConfigError):
             make_app(**changes)
 
@@ -304,7 +319,7 @@ def test_every_cli_flag_reaches_the_config():
         "--port 0 --users 7 --write-capacity 50 --write-burst 5 --write-retries 3"
         " --shards 4 --cold-start 800ms --idle-timeout 1m --concurrency-limit 9"
         " --service-time exp:20ms --stall 1s/5s --error-rate 1% --token-ttl 10s"
-        " --admin-key k --random-seed 3"
+        " --admin-key k --random-seed 3 --function-timeout 2.9s"
     )
     argv = ["shop", *flags.split()]
     config = config_from_args(build_parser().parse_args(argv))
@@ -314,3 +329,4 @@ def test_every_cli_flag_reaches_the_config():
     assert config.service_time.describe() == "exp:20ms"
     assert config.stall is not None and config.stall.describe() == "1s/5s"
     assert (config.error_rate, config.admin_key, config.random_seed) == (0.01, "k", 3)
+    assert config.function_timeout_s == 2.9

@@ -216,7 +216,7 @@ def test_stages_and_search_together_and_live_aborts_are_refused():
 
 
 def test_a_search_needs_a_service_level():
-    with pytest.raises(ScheduleError, match="load.search needs thresholds"):
+    with pytest.raises(ScheduleError, match=r"load\.search needs thresholds"):
         parse_schedule(BASE.format(block="{from: 5, max: 10}").replace(
             "thresholds: [p95 < 3s, success_rate >= 99%]\n", ""))  # fmt: skip
 

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_surge_run_ui_ends_with_the_schedule_and_exits_with_the_verdict(tmp_path
             page.wait_for_selector("#endpoints tr.endpoint", timeout=RUN_TIMEOUT_MS)
             # while running, every tile says which window it covers
             assert text(page, "#tiles-scope").startswith("Live: rates over the last 2 s")
-            assert text(page, "#m-achieved-unit") == "req/s \N{MIDDLE DOT} last 2 s"
+            assert text(page, "#m-achieved-unit").startswith("answered/s \N{MIDDLE DOT} last 2 s")
             assert "last 5 s" in text(page, "#m-p95u")
             assert text(page, "#endpoints tr.endpoint td:first-child") == "GET /products"
             assert "over the last 5 s" in text(page, "#endpoints-scope")
@@ -83,11 +84,17 @@ def test_surge_run_ui_ends_with_the_schedule_and_exits_with_the_verdict(tmp_path
             assert text(page, "#verdict-title") == "PASSED"
             # after the end: whole-run figures, labelled so (not the last window's leftovers)
             assert text(page, "#tiles-scope").startswith("Whole run")
-            assert text(page, "#m-achieved-unit") == "req/s \N{MIDDLE DOT} whole run"
+            assert text(page, "#m-achieved-unit").startswith("answered/s \N{MIDDLE DOT} whole run")
             assert text(page, "#endpoints-scope") == "whole run"
             sent_rps = float(text(page, "#m-achieved").replace(",", ""))
             assert 18 <= sent_rps <= 27  # 225 requests over 10 s; the window would say ~30
             requests = int(text(page, "#endpoints tr.endpoint td:nth-child(5)").replace(",", ""))
+            with urllib.request.urlopen(run.url + "/metrics", timeout=5) as reply:  # same port
+                exposition = reply.read().decode()
+            assert f'surge_requests_offered_total{{endpoint="GET /products"}} {requests}.0' in (
+                exposition
+            )
+            assert 'surge_run_state{surge_run_state="finished"} 1.0' in exposition
             page.screenshot(path=str(ARTIFACTS / "surge-run-ui-final.png"), full_page=True)
 
             # the Surge tab in Locust's own UI links the view

@@ -124,7 +124,9 @@ function renderTiles(data, status) {
   $("m-offered").textContent = fmt(f.offered_rps, 1);
   $("m-achieved").textContent = fmt(f.achieved_rps, 1);
   $("m-offered-unit").textContent = whole ? "req/s · whole run" : "req/s · now (schedule)";
-  $("m-achieved-unit").textContent = whole ? "req/s · whole run" : `req/s · last ${win.rate_s} s`;
+  // achieved = answered successfully per second (surge's vocabulary); sent beside it
+  const sent = `sent ${fmt(f.sent_rps, 1)}`;
+  $("m-achieved-unit").textContent = whole ? `answered/s · whole run · ${sent}` : `answered/s · last ${win.rate_s} s · ${sent}`;
   $("m-p95").textContent = ms(f.p95_ms);
   $("m-p99").textContent = ms(f.p99_ms);
   const span = whole ? "whole run" : `last ${win.latency_s} s`;
@@ -169,7 +171,8 @@ function renderWorkers(data, status) {
   const hosts = new Set(workers.map((w) => (data.worker_hosts || {})[w.id]).filter(Boolean));
   $("fleet").textContent = workers.length
     ? `${workers.length} generator${workers.length === 1 ? "" : "s"} on ${hosts.size || 1} host${hosts.size > 1 ? "s" : ""} · ` +
-      `fleet sending ${fmt(status.achieved_rps, 1)} req/s`
+      (data.final && data.whole_run ? `fleet sent ${fmt(data.whole_run.sent_rps, 1)} req/s over the whole run`
+                                    : `fleet sending ${fmt(status.sent_rps, 1)} req/s`)
     : "";
   $("workers-note").textContent = status && status.lost_workers && status.lost_workers.length
     ? `${status.lost_workers.length} lost` : "";

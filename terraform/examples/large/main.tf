@@ -52,22 +52,29 @@ variable "operator_cidrs" {
   default     = []
 }
 
+variable "ui_password_parameter" {
+  type        = string
+  description = "SSM SecureString parameter with the UI's login password (needed with operator_cidrs)."
+  default     = null
+}
+
 module "fleet" {
   source = "../.."
 
-  run_id               = var.run_id
-  schedule_key         = "schedules/black-friday.yaml"
-  create_bucket        = false
-  bucket_name          = var.bucket_name
-  vpc_id               = var.vpc_id
-  subnet_ids           = var.subnet_ids
-  operator_cidrs       = var.operator_cidrs
-  ami_manifest_path    = "${path.root}/../../../packer/manifest.json"
-  master_instance_type = "c6i.xlarge"
-  worker_instance_type = "c6i.large"
-  worker_count         = 50
-  worker_spot          = true
-  tags                 = { Owner = "load-testing" }
+  run_id                = var.run_id
+  schedule_key          = "schedules/black-friday.yaml"
+  create_bucket         = false
+  bucket_name           = var.bucket_name
+  vpc_id                = var.vpc_id
+  subnet_ids            = var.subnet_ids
+  operator_cidrs        = var.operator_cidrs
+  ui_password_parameter = var.ui_password_parameter
+  ami_manifest_path     = "${path.root}/../../../packer/manifest.json"
+  master_instance_type  = "c6i.xlarge"
+  worker_instance_type  = "c6i.large"
+  worker_count          = 50
+  worker_spot           = true
+  tags                  = { Owner = "load-testing" }
 }
 
 output "fleet" {

@@ -4,6 +4,7 @@ from locust import FastHttpUser, constant_throughput, task
 
 
 class RestUser(FastHttpUser):
+    host = "https://api.example.com"  # the schedule's target wins
     wait_time = constant_throughput(1)
 
     @task

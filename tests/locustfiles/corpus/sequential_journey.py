@@ -18,8 +18,9 @@ class Journey(SequentialTaskSet):
 
     @task
     def checkout(self):
-        with self.client.post("/api/checkout", data={"pay": "card"}, name="4 checkout",
-                              catch_response=True) as response:
+        with self.client.post(
+            "/api/checkout", data={"pay": "card"}, name="4 checkout", catch_response=True
+        ) as response:
             if response.json()["body"] != "pay=card":
                 response.failure("the form body did not arrive")
 
