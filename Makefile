@@ -15,10 +15,15 @@ help:
 	@echo "make lint   ruff, import layers (lint-imports), terraform/packer fmt+validate, shellcheck"
 	@echo "make bench  benchmarks; writes benchmarks/RESULTS.md"
 
-$(STAMP): setup.cfg pyproject.toml
+# Runtime dependencies come from the AMI's hashed lock (exactly what an instance runs),
+# then surge and its dev tools; the check fails if a dev tool moved a locked version.
+LOCK := packer/requirements.lock
+$(STAMP): setup.cfg pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python packer/lock_requirements.py --check
 	touch $@
 
 $(SYSTEM): scripts/system-deps.sh

@@ -105,14 +105,21 @@ def stage_table(run: RunData, warmup_s: float = DEFAULT_WARMUP_S) -> pd.DataFram
     windows = add_windows(run.stages, warmup_s)
     codes = window_codes(run.requests, windows)
     summary = group_summary(run, codes, len(windows), uncorrected=True)
+    return stage_table_from(windows, summary, error_breakdown(run.requests, codes), run.workers)
+
+
+def stage_table_from(
+    windows: pd.DataFrame, summary: pd.DataFrame, breakdown: pd.DataFrame, workers: int
+) -> pd.DataFrame:
+    """The stage table from its aggregates: `group_summary` per window and the
+    `error_breakdown` (shared by the in-memory and the streamed report)."""
     table = pd.concat([windows.reset_index(drop=True), summary], axis=1)
     span = table["window_s"].where(table["window_s"] > 0)
-    breakdown = error_breakdown(run.requests, codes)
     by_class = breakdown.pivot_table(
         index="window", columns="error_class", values="count", aggfunc="sum", fill_value=0
     ).reindex(index=range(len(windows)), columns=[c.value for c in ErrorClass], fill_value=0)
     table = table.assign(
-        offered_per_worker=table["offered_rps"] / max(run.workers, 1),
+        offered_per_worker=table["offered_rps"] / max(workers, 1),
         achieved_rps=answered(table) / span,
         sent_rps=(table["requests"] - table["dropped"]) / span,
         errors=describe_errors(breakdown, len(windows)),

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from surge.provisioning.local import Role, locust_command
 
 from benchmarks.harness import REPO_ROOT, Context
 from benchmarks.procs import GENERATOR_CPU, Sampler, pinned, running, spawn, wait, wait_for
+from surge.provisioning.local import Role, locust_command
 from surge.results import read_requests
 
 SCENARIO = REPO_ROOT / "benchmarks" / "locustfiles" / "products.py"

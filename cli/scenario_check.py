@@ -14,7 +14,6 @@ from typing import TextIO
 
 from surge.locustfiles.inspect_scenario import ScenarioInfo, inspect_scenario
 from surge.provisioning.scenario import find_locustfile
-
 from surge.schedule import Schedule
 
 

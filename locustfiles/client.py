@@ -53,6 +53,8 @@ import gevent.ssl
 import httptools
 from locust import User
 from locust.exception import ResponseError, StopTest
+
+import surge
 from surge.locustfiles.deadlines import DEADLINES, Deadline
 from surge.locustfiles.error_types import response_error_type
 from surge.locustfiles.guard import HostNotAllowedError, check_host
@@ -65,8 +67,6 @@ from surge.locustfiles.http_response import (
     status_phrase,
 )
 from surge.locustfiles.verbs import HttpVerbs
-
-import surge
 
 RECV_BYTES = 65536
 DEFAULT_TIMEOUT_S = 60.0

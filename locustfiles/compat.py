@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from requests.auth import HTTPBasicAuth
 from requests.structures import CaseInsensitiveDict
+
 from surge.locustfiles.client import SurgeSession, _checked_header
 from surge.locustfiles.guard import check_host
 
@@ -43,6 +44,11 @@ UNSUPPORTED_KWARGS = {
 }
 #: keywords that need a look before surge's transport takes a request
 _CHECKED_KWARGS = frozenset(UNSUPPORTED_KWARGS) | {"auth", "verify", "data"}
+#: keywords surge's transport takes as they are
+_KNOWN_KWARGS = frozenset(
+    ("name", "json", "headers", "params", "catch_response", "allow_redirects", "context",
+     "timeout")
+)  # fmt: skip
 _switched_logged: set[str] = set()
 
 
@@ -164,6 +170,16 @@ class CompatSession(SurgeSession):
             headers = dict(headers or {})
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.style == "fasthttp" and isinstance(data, Mapping):
+            headers = dict(headers or {})  # FastHttpSession names the form's charset
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+        if self.style == "requests" and kwargs.get("json") is not None and data is None:
+            # requests sends the session's Accept with a JSON body (surge's own default,
+            # like FastHttpSession's, would ask for application/json)
+            headers = dict(headers or {})
+            if not any(k.lower() == "accept" for k in headers) and "Accept" in self.headers:
+                headers["Accept"] = self.headers["Accept"]
         params = kwargs.pop("params", None)
         if self.style == "requests" and kwargs.get("name") is None and not self.request_name:
             kwargs["name"] = _path_url(url, params)
@@ -175,17 +191,24 @@ class CompatSession(SurgeSession):
 
     # ------------------------------------------------------------------ internals
     def _unsupported(self, kwargs: dict[str, Any]) -> str | None:
+        """Why surge's transport cannot send this request exactly (None: it can). Unset
+        unsupported keywords (``stream=False``, ``files=None``) are removed from `kwargs`."""
         if (
-            kwargs.keys().isdisjoint(_CHECKED_KWARGS)
+            kwargs.keys() <= _KNOWN_KWARGS
             and self.auth is None
             and not self.proxies
             and not self.adapters
         ):
             return None  # the usual request: nothing to look at
         for key, what in UNSUPPORTED_KWARGS.items():
-            value = kwargs.get(key)
-            if value is not None and value is not False and value != {}:
-                return what
+            if key in kwargs:
+                value = kwargs[key]
+                if value is not None and value is not False and value != {}:
+                    return what
+                del kwargs[key]
+        unknown = sorted(kwargs.keys() - _KNOWN_KWARGS - _CHECKED_KWARGS)
+        if unknown:
+            return f"the request keyword {unknown[0]}="
         if self.proxies:
             return "session proxies"
         if self.auth is not None and not isinstance(self.auth, tuple | HTTPBasicAuth):

@@ -30,13 +30,13 @@ from gevent.event import Event
 from gevent.hub import Waiter, get_hub
 from locust import User
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
+
+from surge.errors import ScheduleError
 from surge.locustfiles.arrivals import ArrivalStream
 from surge.locustfiles.context import CURRENT_ARRIVAL, Arrival
 from surge.locustfiles.guard import guard_user
 from surge.locustfiles.recorder import DROPPED_LATE, DROPPED_STOPPED, Recorder
 from surge.locustfiles.tasks import SlotTasks, UserStopped, task_name
-
-from surge.errors import ScheduleError
 
 logger = logging.getLogger(__name__)
 

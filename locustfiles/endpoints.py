@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from surge.locustfiles.histogram import bucket_counts
 
 MAX_ENDPOINTS = 30  # distinct request names kept per run; the rest are OTHER

@@ -29,9 +29,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import surge.locustfiles.webui.plugin  # noqa: F401  (the surge view in the web UI: registers its init listener)
 from locust import LoadTestShape, events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
+import surge.locustfiles.webui.plugin  # noqa: F401  (the surge view in the web UI: registers its init listener)
+from surge.errors import SurgeError
 from surge.locustfiles import live_metrics, metrics
 from surge.locustfiles.endings import MSG_STOP
 from surge.locustfiles.fleet import FleetController
@@ -45,8 +47,6 @@ from surge.locustfiles.worker import (
     Plan,
     WorkerEngine,
 )
-
-from surge.errors import SurgeError
 from surge.results import DEFAULT_RESULTS_DIR, make_run_id
 from surge.schedule import load_schedule
 

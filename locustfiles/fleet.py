@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+
+from surge import trust
+from surge.errors import ExitCode
 from surge.locustfiles import endings, histogram
 from surge.locustfiles.arrivals import CumulativeRate
 from surge.locustfiles.fleet_endings import EndingBook, outside_stop
@@ -33,9 +36,6 @@ from surge.locustfiles.live_endpoints import EndpointSeconds, Window
 from surge.locustfiles.search import SearchDriver
 from surge.locustfiles.user_class import describe_for_manifest
 from surge.locustfiles.worker import MSG_PLAN, Plan
-
-from surge import trust
-from surge.errors import ExitCode
 from surge.results import (
     Abort,
     AbortedBy,

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from surge.locustfiles.endings import FINAL_REPORT_WAIT_S, MSG_STOP, read_note
 
+from surge.locustfiles.endings import FINAL_REPORT_WAIT_S, MSG_STOP, read_note
 from surge.manifest import Abort, AbortedBy
 
 logger = logging.getLogger(__name__)

@@ -14,9 +14,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from surge.locustfiles.verbs import HttpVerbs
-
 from surge.errors import SurgeError
+from surge.locustfiles.verbs import HttpVerbs
 from surge.schedule import host_matches
 
 ABSOLUTE_PREFIXES = ("http://", "https://", "//")

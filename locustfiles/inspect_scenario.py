@@ -11,7 +11,8 @@ way the worker will (`locustfiles.user_class`), then reports every problem at on
 - the import fails (the last line of the traceback, with the file's line);
 - no User class, or several and no ``scenario.user``, or an unknown one;
 - ``scenario.mix`` names a task the class does not have;
-- ``scenario.tags`` / ``exclude_tags`` leave no task; a task set without tasks;
+- ``scenario.tags`` / ``exclude_tags`` leave no task; a task set without tasks; a
+  class that replaces Locust's loop with its own ``run()``;
 - ``scenario.options`` names an option the file does not declare;
 - creating a user fails.
 
@@ -144,6 +145,7 @@ def check(locustfile: str, schedule_text: str) -> dict[str, Any]:
 
 def _import(locustfile: str) -> dict[str, type]:
     from locust.util.load_locustfile import load_locustfile
+
     from surge.locustfiles.client import SurgeHttpUser
 
     sys.path.insert(0, str(Path(locustfile).resolve().parent))
@@ -167,6 +169,14 @@ def _task_problems(base: type, mix: dict[str, float]) -> list[str]:
     from surge.locustfiles.tasks import is_task_set, task_name
 
     problems: list[str] = []
+    for klass in base.__mro__:
+        if klass.__module__.startswith(("locust.", "surge.")):
+            break
+        if "run" in vars(klass):  # its own loop: nothing an arrival could run one step of
+            problems.append(
+                f"{base.__name__}: {klass.__name__}.run() replaces Locust's task loop; surge "
+                "runs one task per arrival, so put the work in @task methods"
+            )
     tasks = list(getattr(base, "tasks", None) or [])
     if not tasks:
         problems.append(

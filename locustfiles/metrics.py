@@ -41,10 +41,10 @@ from prometheus_client.core import (
     Metric,
     StateSetMetricFamily,
 )
-from surge.locustfiles.histogram import BUCKETS_PER_OCTAVE
-from surge.locustfiles.live_metrics import LiveMetrics
 
 from surge.errors import InfrastructureError
+from surge.locustfiles.histogram import BUCKETS_PER_OCTAVE
+from surge.locustfiles.live_metrics import LiveMetrics
 
 logger = logging.getLogger(__name__)
 

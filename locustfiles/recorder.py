@@ -28,13 +28,13 @@ from typing import Any
 import gevent
 import numpy as np
 from locust.exception import CatchResponseError
+
 from surge.locustfiles.context import CURRENT_ARRIVAL, OUTCOME_OVERRIDE
 from surge.locustfiles.endpoints import EndpointNames, summarise
 from surge.locustfiles.error_types import response_error_type
 from surge.locustfiles.histogram import bucket_counts
 from surge.locustfiles.http_response import HTTPStatusError
 from surge.locustfiles.part_ledger import PartLedger
-
 from surge.results import Outcome, requests_table, write_part
 
 logger = logging.getLogger(__name__)

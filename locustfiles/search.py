@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from surge.locustfiles import histogram
-
+from surge.locustfiles.live_endpoints import Window, matches
 from surge.schedule import Schedule
 from surge.search import KneeSearch, SearchSpec, StepVerdict, stages_for
 
@@ -52,6 +52,7 @@ class _Sample:
     cpu_percent: float
     sent: int
     in_flight: int
+    endpoints: dict[str, Any]  # per endpoint label, for thresholds scoped to one (#16)
 
 
 @dataclass
@@ -99,7 +100,7 @@ class SearchDriver:
                 uncorrected={int(k): v for k, v in data["hist_uncorrected"].items()},
                 lag={int(k): v for k, v in data["lag_hist"].items()},
                 cpu_percent=float(data.get("cpu_percent") or 0.0), sent=int(data["sent"]),
-                in_flight=int(data.get("in_flight") or 0),
+                in_flight=int(data.get("in_flight") or 0), endpoints=data.get("endpoints") or {},
             )
         )  # fmt: skip
         self._last_end[data["worker"]] = max(end, self._last_end.get(data["worker"], 0.0))
@@ -175,20 +176,20 @@ class SearchDriver:
         if not inside:
             return StepVerdict.FAIL, "no live samples in the step's steady window", {}, 0
         seconds = max(len({round(s.end_s) for s in inside}), 1)
-        merged, sent_only = fleet._Second(), fleet._Second()
+        merged = _merged(inside, None)
         lag: collections.Counter[int] = collections.Counter()
         for s in inside:
-            for w in (merged, sent_only):
-                w.corrected.update(s.corrected)
-                w.uncorrected.update(s.uncorrected)
-                w.sent += s.sent
-            merged.outcomes.update(s.outcomes)
-            sent_only.outcomes.update({k: v for k, v in s.outcomes.items() if k != "dropped"})
             lag.update(s.lag)
-        thresholds = self.controller.schedule.thresholds
-        measured = {t.rule: self.controller._metric(t, merged, seconds) for t in thresholds}
-        missed = []
-        for t in thresholds:
+        measured, missed = {}, []
+        for t in self.controller.schedule.thresholds:
+            window = merged if t.name is None else _merged(inside, t.name)
+            if window is None:  # the endpoint had no request in the window: not judged
+                measured[t.rule] = None
+                continue
+            measured[t.rule] = self.controller._metric(t, window, seconds)
+            # judged on what was sent: dropped arrivals are the generators' (see below)
+            sent_only = dataclasses.replace(window, outcomes=window.outcomes.copy())
+            sent_only.outcomes.pop("dropped", None)
             value = self.controller._metric(t, sent_only, seconds)
             if value is not None and not t.passes(value):
                 missed.append(f"{t.rule} (measured {_shown(t, value)})")
@@ -247,6 +248,23 @@ class SearchDriver:
             "end_reason": self.search.end_reason,
             "steps": [dataclasses.asdict(s) for s in self.steps],
         }
+
+
+def _merged(samples: list[_Sample], endpoint: str | None) -> Window | None:
+    """The samples' counts and histograms added up, of the fleet or of one endpoint
+    (None: that endpoint had no request in them)."""
+    window, seen = Window(), False
+    for s in samples:
+        if endpoint is None:
+            window.add({"outcomes": s.outcomes, "hist_corrected": s.corrected,
+                        "hist_uncorrected": s.uncorrected})  # fmt: skip
+            seen = True
+            continue
+        for label, figures in s.endpoints.items():
+            if matches(endpoint, label):
+                window.add(figures)
+                seen = True
+    return window if seen else None
 
 
 def _resplit_delay() -> float:

@@ -30,6 +30,7 @@ from typing import Any
 import gevent
 from gevent.event import Event
 from locust import task
+
 from surge.locustfiles.client import SurgeHttpUser
 from surge.locustfiles.context import mark_outcome
 from surge.locustfiles.guard import HostNotAllowedError, host_allowed

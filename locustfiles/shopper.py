@@ -12,9 +12,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from surge.shop import credentials as shop_credentials
-
 from surge.results import Outcome
+from surge.shop import credentials as shop_credentials
 
 INITIATE_AUTH_TARGET = "AWSCognitoIdentityProviderService.InitiateAuth"
 REFRESH_MARGIN_S = 60.0  # refresh a token this long before it expires

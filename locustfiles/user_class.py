@@ -29,11 +29,11 @@ from typing import Any
 
 from locust import FastHttpUser, HttpUser, User
 from locust.user.task import filter_tasks_by_tags
+
+from surge.errors import ScheduleError
 from surge.locustfiles.client import SurgeHttpUser, shared_tls_context
 from surge.locustfiles.compat import UNSUPPORTED_KWARGS, CompatSession, adopt_session_state
 from surge.locustfiles.tasks import defines_wait_time, is_task_set
-
-from surge.errors import ScheduleError
 from surge.schedule import Schedule
 
 logger = logging.getLogger(__name__)

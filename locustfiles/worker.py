@@ -21,6 +21,8 @@ from typing import Any
 import gevent
 import gevent.event
 import numpy as np
+
+from surge.errors import ExitCode
 from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
 from surge.locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
 from surge.locustfiles.endings import DISK_FULL, MASTER_LOST
@@ -28,8 +30,6 @@ from surge.locustfiles.health import ProcessHealth
 from surge.locustfiles.histogram import bucket_counts
 from surge.locustfiles.recorder import FLUSH_INTERVAL_S, Recorder
 from surge.locustfiles.user_class import apply_options, prepare_user_class
-
-from surge.errors import ExitCode
 from surge.results import check_format_version, own_instance_type
 from surge.schedule import parse_schedule
 from surge.search import stages_from_dicts

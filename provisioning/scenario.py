@@ -20,12 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from surge.bundle import SCENARIO_DIR
+from surge.bundle import PACKAGE_ROOT, SCENARIO_DIR
 from surge.errors import InfrastructureError, SurgeError
 from surge.s3 import S3Store
 from surge.schedule import Schedule
-
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # surge's own scenarios (the default)
 
 
 class SecretError(SurgeError):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import gzip
 import hashlib
+import importlib.resources
 import io
 import tarfile
 from collections.abc import Iterable
@@ -35,7 +36,9 @@ BUNDLES_DIR = "bundles"  # beside the pushed schedule's key
 SCENARIO_DIR = "scenario"  # in a run directory: the unpacked bundle
 BUNDLE_FILE = "scenario.tar.gz"  # in a run directory: the bundle as the fleet ran it
 SKIPPED_DIRS = {"__pycache__", ".git", ".venv", "results"}
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # surge's own scenarios live here
+# where surge's own scenarios resolve (`locustfiles/shop_user.py`): the folder holding
+# the surge.locustfiles room, the repository (editable) or site-packages/surge (a wheel)
+PACKAGE_ROOT = Path(str(importlib.resources.files("surge.locustfiles"))).parent
 
 
 class BundleError(SurgeError):

@@ -16,7 +16,6 @@ from typing import Any
 from surge.locustfiles.fleet import RATE_WINDOW_S, STATUS_WINDOW_S
 from surge.locustfiles.live_metrics import WINDOW_S, LiveMetrics
 from surge.locustfiles.webui.report import FINAL_RUN_STATES, ReportBuilder
-
 from surge.results import RunState, read_status
 from surge.schedule import Schedule
 

@@ -27,12 +27,12 @@ from typing import Any
 
 from locust import events
 from locust.runners import MasterRunner
+
+from surge.errors import SurgeError, UsageError
 from surge.locustfiles import live_metrics
 from surge.locustfiles.webui import access
 from surge.locustfiles.webui.live import StatusSource, SurgeView
 from surge.locustfiles.webui.report import REPORT_INDEX, ReportBuilder
-
-from surge.errors import SurgeError, UsageError
 from surge.schedule import load_schedule
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -120,6 +120,19 @@ def test_the_wheel_installs_only_surge_at_the_top_level(install: Install) -> Non
     assert "surge/cli/schedules/demo-staircase.yaml" in install.record
     assert "surge/locustfiles/shop_user.py" in install.record
     assert "surge/locustfiles/webui/static/surge.js" in install.record
+    # surge's own scenario is found where the wheel put it: pushing needs no bundle for it
+    check = (
+        "from pathlib import Path; from surge.bundle import build_bundle; "
+        "from surge.schedule import load_schedule; "
+        "p = Path('s.yaml'); p.write_text('name: s\\ntarget: http://127.0.0.1:9\\n"
+        "load: {stages: [{rps: 1, duration: 1s}]}\\n'); "
+        "assert build_bundle(p, load_schedule(p)) is None"
+    )
+    done = subprocess.run(
+        [str(install.venv / "bin" / "python"), "-c", check], cwd=install.venv.parent,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
 
 
 def test_init_validate_run_report_from_an_empty_folder(

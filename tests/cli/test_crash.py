@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from surge.cli import main
 from surge.cli.crash import CRASH_DIR_ENV, CRASH_ENV
-
 from surge.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]

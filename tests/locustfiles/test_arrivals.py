@@ -7,8 +7,8 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
 
+from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
 from surge.schedule import Arrivals, parse_schedule
 
 

@@ -28,6 +28,7 @@ import pytest
 from locust import FastHttpUser, HttpUser, task
 from locust.env import Environment
 from locust.exception import CatchResponseError, LocustError, StopTest
+
 from surge.locustfiles.client import SurgeHttpUser, SurgeSession
 from surge.locustfiles.deadlines import DEADLINES, Deadline
 from surge.locustfiles.guard import HostNotAllowedError, guard_user
@@ -704,7 +705,6 @@ def on_surge(cls: type, url: str, client: str = "auto") -> tuple[Any, list[dict[
     """A user of `cls` as the engine prepares it for a schedule aimed at `url`, and the
     request events it fires."""
     from surge.locustfiles.user_class import prepare_user_class
-
     from surge.schedule import parse_schedule
 
     schedule = parse_schedule(
@@ -740,6 +740,7 @@ def requests_calls(user: Any) -> list[Any]:
 
 def test_an_httpuser_on_surges_client_matches_locusts_requests_client(server):
     from requests.exceptions import HTTPError
+
     from surge.locustfiles.compat import CompatSession
 
     surge_user, surge_events = on_surge(Requests, server.url)
@@ -751,6 +752,13 @@ def test_an_httpuser_on_surges_client_matches_locusts_requests_client(server):
     # same statistics names and statuses as Locust's own HttpUser client
     assert [e["name"] for e in surge_events] == [e["name"] for e in locust_events]
     assert [a.status_code for a in answers] == [e.status_code for e in expected]
+    for mine, theirs in zip(answers[1:4], expected[1:4], strict=True):  # what the server saw
+        seen, wanted = mine.json(), theirs.json()
+        assert (seen["method"], seen["path"], seen["body"]) == (
+            wanted["method"], wanted["path"], wanted["body"],
+        )  # fmt: skip
+        for header in ("accept", "content-type", "authorization", "cookie", "x-client"):
+            assert seen["headers"].get(header) == wanted["headers"].get(header), header
     echo = [a.json() for a in answers[1:4]]
     assert echo[0]["path"] == "/echo?q=shoes"
     assert echo[0]["headers"]["authorization"] == "Bearer tok"
@@ -846,3 +854,39 @@ def test_an_answered_error_is_an_error_even_when_its_words_say_timeout(server):
     error = HTTPStatusError("lock wait timeout exceeded")  # a 500 whose body says so
     error.status = 500
     assert classify(error) == "error"
+
+
+def test_unset_or_unknown_request_keywords_never_break_a_request(server):
+    user, fired = on_surge(Requests, server.url)
+    assert user.client.get("/ok", stream=False, files=None, cookies=None).status_code == 200
+    assert user.client.fallback is None  # nothing that needed Locust's client
+    with pytest.raises(TypeError, match="max_age"):  # what Locust's own client says
+        user.client.get("/ok", max_age=3)  # unknown to surge: handed to Locust's client
+    assert user.client.fallback is not None and len(fired) == 1
+
+
+def test_a_fasthttpuser_on_surges_client_sends_what_locusts_would(server):
+    class Fast(FastHttpUser):
+        @task
+        def t(self) -> None:
+            pass
+
+    def calls(user: Any) -> list[Any]:
+        c = user.client
+        return [
+            c.post("/echo", json={"sku": 1}),
+            c.post("/echo", data={"a": "1"}, headers={"X-Trace": "t"}),
+            c.get("/echo?q=1", name="search"),
+        ]
+
+    surge_user, surge_events = on_surge(Fast, server.url)
+    locust_user, locust_events = on_surge(Fast, server.url, client="locust")
+    mine, theirs = calls(surge_user), calls(locust_user)
+    assert [e["name"] for e in surge_events] == [e["name"] for e in locust_events]
+    for a, b in zip(mine, theirs, strict=True):
+        seen, wanted = a.json(), b.json()
+        assert (seen["method"], seen["path"], seen["body"]) == (
+            wanted["method"], wanted["path"], wanted["body"],
+        )  # fmt: skip
+        for header in ("accept", "content-type", "x-trace"):
+            assert seen["headers"].get(header) == wanted["headers"].get(header), header

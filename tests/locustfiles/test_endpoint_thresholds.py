@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from surge.locustfiles.live_endpoints import EndpointSeconds, matches
 from surge.provisioning.local import run_local
-
 from surge.results import AbortedBy, RunState, read_status
 from tests.helpers.locust import FIXTURES, http_target, write_schedule
 

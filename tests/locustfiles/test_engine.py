@@ -15,8 +15,8 @@ import threading
 import time
 
 import pytest
-from surge.provisioning.local import run_local
 
+from surge.provisioning.local import run_local
 from surge.results import list_parts, read_manifest
 from tests.helpers.locust import (
     FIXTURES,

@@ -13,10 +13,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from surge.cli.main import main
-from surge.locustfiles.inspect_scenario import inspect_scenario
 
+from surge.cli.main import main
 from surge.errors import ScheduleError
+from surge.locustfiles.inspect_scenario import inspect_scenario
 from surge.schedule import load_schedule
 from tests.helpers.locust import REPO
 
@@ -63,6 +63,10 @@ MISTAKES = {
     "unknown_option": (
         GOOD_USER, "  options: {product-id: 3}\n",
         ["scenario.options.product_id", "declares no such command-line option"],
+    ),
+    "own_run_loop": (
+        GOOD_USER.replace("    @task", "    def run(self):\n        pass\n\n    @task"), "",
+        ["Shopper: Shopper.run() replaces Locust's task loop"],
     ),
     "user_init_fails": (
         GOOD_USER.replace("    @task", "    def __init__(self, env):\n"

@@ -11,8 +11,8 @@ lost worker: standalone, it is the whole run; distributed, it is alive on this h
 from __future__ import annotations
 
 import pytest
-from surge.provisioning.local import run_local
 
+from surge.provisioning.local import run_local
 from surge.results import read_manifest
 from tests.helpers.locust import FIXTURES, http_target, requests_of, write_schedule
 

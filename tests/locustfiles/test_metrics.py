@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+
 from surge.locustfiles import endpoints, metrics
 from surge.locustfiles.endpoints import EndpointNames, error_type, summarise
 from surge.locustfiles.histogram import bucket_counts

@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from surge.provisioning.local import free_port
 
 from surge.errors import ExitCode
+from surge.provisioning.local import free_port
 from surge.results import read_requests
 from tests.helpers.agents import live_schedule_yaml
 from tests.helpers.shop import running_shop

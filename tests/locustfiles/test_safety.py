@@ -11,8 +11,8 @@ import signal
 import time
 
 import pytest
-from surge.provisioning.local import run_local
 
+from surge.provisioning.local import run_local
 from surge.results import AbortedBy, RunState, read_manifest
 from tests.helpers.locust import (
     FIXTURES,

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from surge.locustfiles.fleet import FleetController
 from surge.locustfiles.histogram import bucket_counts
 from surge.locustfiles.search import SearchDriver
-
 from surge.schedule import StageKind, parse_schedule
 
 START = 1_000_000.0
@@ -149,7 +149,6 @@ def test_a_restaged_stream_keeps_every_arrival_before_the_switch():
     import random
 
     from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
-
     from surge.schedule import Arrivals
     from surge.search import stages_for
 
@@ -174,3 +173,21 @@ def test_a_restaged_stream_keeps_every_arrival_before_the_switch():
     after = offsets(steered, 11.0)
     assert before + after == offsets(plain, 11.0)
     assert len([t for t in after if 7.0 <= t < 11.0]) == 800  # 200/s for 4 s
+
+
+def test_a_threshold_scoped_to_one_endpoint_judges_that_endpoint_alone():
+    schedule = parse_schedule(
+        SCHEDULE.replace("thresholds: [", "thresholds: ['p95{name=POST /buy} < 1s', ")
+    )
+    controller = Controller(schedule)
+    driver = SearchDriver(controller=controller, spec=schedule.search)
+    slow = {"outcomes": {"ok": 5}, "hist_corrected": bucket_counts(np.full(5, 2e6)),
+            "hist_uncorrected": bucket_counts(np.full(5, 2e6))}  # fmt: skip
+    for k in range(1, 6):
+        for w in ("w1", "w2"):
+            sample = health(w, START + k + 0.3)  # the fleet as a whole: 10 ms
+            sample["endpoints"] = {"/buy": slow}  # purchases alone: 2 s
+            driver.on_health(sample)
+    driver.tick(START + 5.4)
+    assert driver.steps[0].verdict == "fail"
+    assert driver.steps[0].reason.startswith("missed p95{name=POST /buy} < 1s (measured 2")

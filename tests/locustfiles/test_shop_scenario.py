@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from surge.provisioning.local import run_local
 
+from surge.provisioning.local import run_local
 from tests.helpers.locust import requests_of, write_schedule
 from tests.helpers.shop import running_shop
 

@@ -11,10 +11,10 @@ import random
 from typing import Any
 
 import pytest
-import surge.locustfiles.shop_user as scenario
 from locust.env import Environment
-from surge.locustfiles.shopper import TokenCache, shop_credentials
 
+import surge.locustfiles.shop_user as scenario
+from surge.locustfiles.shopper import TokenCache, shop_credentials
 from tests.helpers.shop import running_shop
 
 pytestmark = pytest.mark.integration

@@ -13,10 +13,10 @@ import gevent
 from locust import TaskSet, User, task
 from locust.env import Environment
 from locust.exception import StopUser
+
 from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
 from surge.locustfiles.dispatcher import Dispatcher, TaskPicker
 from surge.locustfiles.recorder import Recorder
-
 from surge.schedule import Arrivals, parse_schedule
 
 RATE, SECONDS = 200, 1.0

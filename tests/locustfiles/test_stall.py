@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from surge.provisioning.local import run_local
 
+from surge.provisioning.local import run_local
 from tests.helpers.locust import (
     FIXTURES,
     RERUN_IF_OVERLOADED,

@@ -12,10 +12,10 @@ import pytest
 from locust import SequentialTaskSet, TaskSet, User, tag, task
 from locust.env import Environment
 from locust.exception import RescheduleTask, StopUser
-from surge.locustfiles.dispatcher import TaskPicker
-from surge.locustfiles.tasks import SlotTasks, UserStopped, defines_wait_time
 
 from surge.errors import ScheduleError
+from surge.locustfiles.dispatcher import TaskPicker
+from surge.locustfiles.tasks import SlotTasks, UserStopped, defines_wait_time
 
 LOG: list[str] = []
 

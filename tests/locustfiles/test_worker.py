@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gevent.ssl
 from locust import FastHttpUser, HttpUser, task
+
 from surge.locustfiles.client import SurgeHttpUser
 from surge.locustfiles.worker import prepare_user_class
-
 from surge.schedule import parse_schedule
 
 SCHEDULE = parse_schedule(

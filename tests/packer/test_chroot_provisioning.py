@@ -102,7 +102,9 @@ def test_surge_agent_help_runs(image: Chroot) -> None:
 
 def test_venv_holds_exactly_the_locked_versions(image: Chroot) -> None:
     lock = (REPO_ROOT / "packer" / "requirements.lock").read_text().splitlines()
-    pins = _pins(line for line in lock if line and not line.startswith("#"))
+    pins = _pins(  # pin lines only: not comments, not their --hash continuation lines
+        line.removesuffix(" \\") for line in lock if line and not line.startswith(("#", " "))
+    )
     frozen = image.run(["/opt/surge/venv/bin/python", "-m", "pip", "freeze", "--all"])
     installed = _pins(line for line in frozen.stdout.splitlines() if "==" in line)
     assert pins.items() <= installed.items(), set(pins.items()) - set(installed.items())

@@ -31,14 +31,35 @@ locker = _load_locker()
 def _pins() -> dict[str, str]:
     pins = {}
     for line in LOCK.read_text().splitlines():
-        if not line or line.startswith("#"):
+        if not line or line.startswith(("#", " ")):  # comments, --hash continuation lines
             continue
-        name, separator, version = line.partition("==")
+        name, separator, version = line.removesuffix(" \\").partition("==")
         assert separator, f"not pinned with ==: {line}"
         assert name == canonicalize_name(name), f"not a canonical name: {name}"
         assert name not in pins, f"pinned twice: {name}"
         pins[name] = version
     return pins
+
+
+def test_every_pin_carries_hashes_and_matches_this_venv() -> None:
+    # pip --require-hashes (AMI and make venv) refuses a pin without one
+    locked = locker.parse_lock(LOCK.read_text())
+    assert {name: version for name, (version, _h) in locked.items()} == _pins()
+    for name, (_version, hashes) in locked.items():
+        assert hashes and all(h.startswith("sha256:") for h in hashes), name
+    assert locker.main(["--check"]) == 0  # the lock is what the tests run on
+
+
+def test_check_names_a_drifted_or_unhashed_pin(tmp_path: Path) -> None:
+    lock = tmp_path / "requirements.lock"
+    text = LOCK.read_text()
+    first = next(iter(locker.parse_lock(text)))
+    version = locker.parse_lock(text)[first][0]
+    lock.write_text(text.replace(f"{first}=={version}", f"{first}==0.0.1", 1))
+    assert locker.check_lock(lock.read_text(), _pins()) == [
+        f"{first}: .venv has {version}, lock 0.0.1"
+    ]
+    assert locker.check_lock("zz==1.0\n", {"zz": "1.0"}) == ["zz: no --hash"]
 
 
 def test_lock_is_sorted_canonical_and_unique() -> None:

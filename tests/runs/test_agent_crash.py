@@ -7,10 +7,10 @@ import logging
 from pathlib import Path
 
 import pytest
-from surge.provisioning import agent as agent_mod
-from surge.provisioning.agent_settings import parse_settings
 
 from surge.errors import ExitCode
+from surge.provisioning import agent as agent_mod
+from surge.provisioning.agent_settings import parse_settings
 from surge.s3 import S3Store, S3Url
 from tests.helpers.agents import live_schedule_yaml
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from surge.cli import main
-from surge.provisioning.agent_settings import SettingsError, parse_settings
 
+from surge.cli import main
 from surge.errors import ExitCode
+from surge.provisioning.agent_settings import SettingsError, parse_settings
 
 GOOD = {
     "SURGE_ROLE": "worker",

@@ -5,8 +5,8 @@ server is moto enforcing IAM on loopback, so the error codes are the real ones."
 from __future__ import annotations
 
 import pytest
-from surge.cli import main
 
+from surge.cli import main
 from surge.errors import ExitCode
 from surge.s3 import Failure, S3Error, S3Store, S3Url
 from tests.helpers.s3 import denying_s3

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from surge.locustfiles.worker import Plan
 
 from surge.errors import ExitCode, FormatVersionError, RunDirError
+from surge.locustfiles.worker import Plan
 from surge.results import (
     FORMAT_VERSION,
     Abort,

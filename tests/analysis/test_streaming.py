@@ -1,0 +1,195 @@
+"""The bounded-memory path (`analysis.streaming`): exact, and the same tables as the
+in-memory report, on awkward data; memory held does not grow with the run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from surge.analysis import streaming
+from surge.analysis.distribution import latency_histogram
+from surge.analysis.endpoints import endpoint_views
+from surge.analysis.histograms import ValueCounts
+from surge.analysis.loading import load_run
+from surge.analysis.metrics import group_summary
+from surge.analysis.percentiles import PERCENTILES
+from surge.analysis.stages import add_windows, error_breakdown, window_codes
+from surge.analysis.streaming import coarsen, stream_run
+from surge.analysis.timeline import per_second, per_second_by_name
+from surge.manifest import RunState
+from surge.results import Manifest, list_parts
+from tests.helpers.big_runs import EMPTY_STAGE, ONLY_IN_LAST, awkward_run, nearest_rank
+from tests.helpers.runs import Req, hold, make_run, with_fields
+
+COLUMNS = ["p50", "p90", "p95", "p99", "p999", "max"]
+
+
+def _same_as_in_memory(run_dir: Path) -> streaming.StreamedRun:
+    """Every streamed table equals the in-memory report's (values and columns)."""
+    streamed = stream_run(run_dir)
+    run = load_run(run_dir)
+    windows = add_windows(run.stages)
+    codes = window_codes(run.requests, windows)
+    pd.testing.assert_frame_equal(
+        group_summary(run, codes, len(windows), uncorrected=True),
+        streamed.by_window,
+        check_dtype=False,
+    )
+    whole = group_summary(run, np.zeros(len(run.requests), np.int8), 1).iloc[0]
+    pd.testing.assert_series_equal(whole, streamed.whole, check_dtype=False, check_names=False)
+    keys = ["window", "error_class", "status"]
+    pd.testing.assert_frame_equal(
+        error_breakdown(run.requests, codes).sort_values(keys).reset_index(drop=True),
+        streamed.breakdown.sort_values(keys).reset_index(drop=True),
+        check_dtype=False,
+    )
+    pd.testing.assert_frame_equal(per_second(run), streamed.timeline, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        per_second_by_name(run), streamed.timeline_by_name, check_dtype=False
+    )
+    views = endpoint_views(run, windows)
+    assert streamed.endpoints == views.endpoints.labels
+    pd.testing.assert_frame_equal(
+        group_summary(run, views.endpoints.codes, len(views.endpoints.labels), uncorrected=True),
+        streamed.by_endpoint,
+        check_dtype=False,
+    )
+    by_stage = views.by_stage  # (stage, endpoint) rows with requests, stage order
+    pairs = streamed.by_endpoint_window
+    assert list(pairs["endpoint"]) == list(by_stage["endpoint"])
+    assert list(pairs["requests"]) == list(by_stage["requests"])
+    np.testing.assert_array_equal(pairs["p95"].to_numpy(), by_stage["p95"].to_numpy())
+    failures = streamed.failures.groupby(["endpoint", "status"])["count"].sum()
+    expected = views.failures.groupby(["endpoint", "status"])["count"].sum()
+    pd.testing.assert_series_equal(failures.sort_index(), expected.sort_index(), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        latency_histogram(run.requests), streamed.histogram, check_dtype=False
+    )
+    assert streamed.requests == len(run.requests)
+    return streamed
+
+
+def test_streamed_tables_equal_the_in_memory_report(tmp_path: Path) -> None:
+    """Two workers, several parts each, ties, drops, errors and timeouts, an empty stage,
+    an endpoint only in the last stage, late answers after the schedule's end."""
+    rows = hold(rate=20, start_s=0, duration_s=10, latency_s=0.05, workers=("w1", "w2"))
+    rows += with_fields(
+        hold(rate=5, start_s=2, duration_s=4, latency_s=0.3, workers=("w2",)), outcome="dropped",
+        status=0,
+    )  # fmt: skip
+    rows += with_fields(
+        hold(rate=10, start_s=20, duration_s=10, latency_s=lambda i: 0.01 * (i % 7),
+             workers=("w1", "w2")),
+        name="only-last", status=503, outcome="error", error="SlowDown: please",
+    )  # fmt: skip
+    rows += [Req(offset_s=29.5, latency_s=3.0, outcome="timeout", status=0, worker="w1")]
+    run_dir = make_run(
+        tmp_path,
+        stages=[
+            {"rps": 20, "duration": "10s"},
+            {"rps": 20, "duration": "10s"},  # no requests at all
+            {"rps": 30, "duration": "10s"},
+        ],
+        requests=rows,
+        parts_per_worker=3,
+    )
+    streamed = _same_as_in_memory(run_dir)
+    assert streamed.by_window["requests"].tolist()[1] == 0
+    assert streamed.resolution_s == 1
+
+
+def test_every_percentile_equals_a_brute_force_sort(tmp_path: Path) -> None:
+    """A million requests of awkward data (4 workers x 6 parts): every stage's and every
+    endpoint-in-stage's percentiles are the nearest-rank values of a full sort."""
+    run_dir, cols = awkward_run(tmp_path, 1_000_000)
+    streamed = stream_run(run_dir)
+    windows = streamed.windows
+    offset, stage = cols["offset_us"], cols["stage"]
+    sent = ~cols["dropped"]
+    for position, w in enumerate(windows.to_dict("records")):
+        lo, hi = np.ceil(w["window_start_s"] * 1e6), np.ceil(w["window_end_s"] * 1e6)
+        inside = (stage == w["stage"]) & (offset >= lo) & (offset < hi)
+        row = streamed.by_window.iloc[position]
+        assert row["requests"] == inside.sum()
+        values = np.sort(cols["latency_us"][inside & sent])
+        if w["stage"] == EMPTY_STAGE:
+            assert row["requests"] == 0 and np.isnan(row["p95"])
+            continue
+        for column, p in zip(COLUMNS, PERCENTILES, strict=True):
+            assert row[column] == nearest_rank(values, p) / 1e6, (w["stage"], column)
+        assert row["avg"] == pytest.approx(values.mean() / 1e6, rel=1e-12)
+    pairs = streamed.by_endpoint_window
+    only = pairs[pairs["endpoint"] == ONLY_IN_LAST]
+    assert only["window"].tolist() == [3]  # one endpoint, in one stage only
+    last = windows.iloc[3]
+    inside = (stage == 3) & (offset >= np.ceil(last["window_start_s"] * 1e6)) & sent
+    values = np.sort(cols["latency_us"][inside & (cols["name"] == 2)])
+    for column, p in zip(COLUMNS, PERCENTILES, strict=True):
+        assert only.iloc[0][column] == nearest_rank(values, p) / 1e6
+    everything = np.sort(cols["latency_us"][sent])
+    assert streamed.whole["p999"] == nearest_rank(everything, 99.9) / 1e6
+    assert streamed.whole["requests"] == len(offset)
+
+
+def test_same_tables_on_a_large_awkward_run(tmp_path: Path) -> None:
+    run_dir, _ = awkward_run(tmp_path, 200_000)
+    _same_as_in_memory(run_dir)
+
+
+def test_memory_held_does_not_grow_with_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-second rows are freed once no unread part can touch their second: at most
+    about two parts' worth are held, whatever the length. A value histogram holds one
+    entry per distinct value, not per request."""
+    monkeypatch.setattr(streaming, "FINALISE_EVERY", 0)
+    monkeypatch.setattr(streaming, "BATCH_ROWS", 5_000)  # aggregate part by part
+    run_dir, cols = awkward_run(tmp_path, 400_000, parts_per_worker=60)
+    streamed = stream_run(run_dir)
+    assert streamed.peak_pending_rows < len(cols["offset_us"]) / 5
+    counts = ValueCounts()
+    for _ in range(20):
+        counts.add(np.zeros(100_000, np.int64), np.arange(100_000) % 1000)
+    assert len(counts.keys) == 1000 and counts.stats(1).counts[0] == 2_000_000
+
+
+def test_a_day_is_charted_per_minute_keeping_the_worst_second(tmp_path: Path) -> None:
+    run_dir, _ = awkward_run(tmp_path, 50_000)
+    fine = stream_run(run_dir)
+    coarse = stream_run(run_dir, resolution_s=60)
+    assert coarse.resolution_s == 60
+    assert coarse.timeline["second"].tolist() == [0, 60, 120]
+    assert list(coarse.timeline.columns) == list(fine.timeline.columns)
+    minute = fine.timeline[fine.timeline["second"] // 60 == 2]
+    row = coarse.timeline.iloc[2]
+    assert row["requests"] == minute["requests"].sum()
+    assert row["p99"] == minute["p99"].max()  # the worst second, not an average
+    assert row["sent"] == pytest.approx(minute["sent"].sum() / 60)
+    assert row["success_rate"] == pytest.approx(
+        (minute["ok"].sum() + minute["rejected"].sum()) / minute["requests"].sum()
+    )
+    per_name = coarse.timeline_by_name
+    assert set(per_name["second"]) <= {0, 60, 120}
+    assert per_name["requests"].sum() == fine.timeline_by_name["requests"].sum()
+    assert coarsen(fine.timeline.iloc[:0], 60).empty
+
+
+def test_a_run_killed_mid_run_and_a_damaged_part_still_report(tmp_path: Path) -> None:
+    """The master never finished the manifest (state running, no end), a worker's last
+    part is truncated: the rest streams, the damage is named."""
+    run_dir, _ = awkward_run(tmp_path, 20_000)
+    manifest = Manifest.load(run_dir)
+    manifest.state = RunState.RUNNING
+    manifest.ended_at = None
+    manifest.dump(run_dir)
+    last = list_parts(run_dir)[-1]
+    last.write_bytes(last.read_bytes()[:100])
+    streamed = stream_run(run_dir)
+    assert [d.part for d in streamed.damaged] == [f"{last.parent.name}/{last.name}"]
+    assert 0 < streamed.requests < 20_000
+    shutil.rmtree(run_dir / "requests")
+    assert stream_run(run_dir).requests == 0
