@@ -7,13 +7,14 @@ STAMP  := $(VENV)/.installed-stamp
 SYSTEM := .cache/system-deps-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv system-deps demo test test-fast lint bench clean
+.PHONY: help venv system-deps demo test test-fast lint bench reliability clean
 
 help:
 	@echo "make demo   run the reference experiment against the bundled shop, print the report path"
 	@echo "make test   unit and integration tests (sets up everything it needs)"
 	@echo "make lint   ruff, import layers (lint-imports), terraform/packer fmt+validate, shellcheck"
 	@echo "make bench  benchmarks; writes benchmarks/RESULTS.md"
+	@echo "make reliability  abort/stop/hard-end runs repeated (RELIABILITY_RUNS=10): nothing lost"
 
 # Runtime dependencies come from the AMI's hashed lock (exactly what an instance runs),
 # then surge and its dev tools; the check fails if a dev tool moved a locked version.
@@ -51,6 +52,17 @@ lint: $(STAMP) $(SYSTEM)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	@for check in scripts/lint-*.sh; do [ -e "$$check" ] || continue; echo "== $$check"; PATH="$(CURDIR)/$(BIN):$$PATH" "$$check" || exit 1; done
+
+# The ending cases of tests/runs/test_endings.py (abort, stop, hard end), each repeated
+# RELIABILITY_RUNS times: rows in S3 must equal the target's count every time. The
+# figures (one line per run) go to results/reliability.txt.
+RELIABILITY_RUNS ?= 10
+reliability: $(STAMP) $(SYSTEM)
+	mkdir -p results && rm -f results/reliability.txt
+	SURGE_RELIABILITY_RUNS=$(RELIABILITY_RUNS) SURGE_RELIABILITY_LOG=$(CURDIR)/results/reliability.txt \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/runs/test_endings.py \
+		-k "abort or stop or hard_end" $(PYTEST_ARGS); \
+		status=$$?; cat results/reliability.txt; exit $$status
 
 bench: $(STAMP) $(SYSTEM)
 	$(BIN)/python -m benchmarks

@@ -136,14 +136,23 @@ def incomplete(manifest: Manifest, run_dir: Path, damaged: list[DamagedPart]) ->
         reasons.append(master_lost(manifest, run_dir))
     reasons += [str(r) for r in manifest.extra.get("incomplete") or [] if r]
     for lost in manifest.lost_workers:
-        missing = lost.get("records_missing")
-        if missing:
+        counted = int(lost.get("records_counted") or 0)
+        missing = counted - _rows_on_disk(run_dir, str(lost.get("id")))  # what arrived since
+        if missing > 0:
             reasons.append(
                 f"worker {lost.get('id')} lost at {lost.get('lost_at')}: "
-                f"{missing:,} of its {lost.get('records_counted', 0):,} requests are not in "
+                f"{missing:,} of the {counted:,} requests it reported are not in "
                 "the records"
             )
     return list(dict.fromkeys(reasons))
+
+
+def _rows_on_disk(run_dir: Path, worker: str) -> int:
+    rows = 0
+    for part in list_parts(run_dir):
+        if part.parent.name == worker and _footer_problem(part) is None:
+            rows += pq.read_metadata(part).num_rows
+    return rows
 
 
 def master_lost(manifest: Manifest, run_dir: Path) -> str:

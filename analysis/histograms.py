@@ -7,9 +7,9 @@ million requests takes the same memory as one of 4 million. Nearest-rank percent
 read from the counts are the same values a sort of every request would give
 (`analysis.percentiles.nearest_rank`).
 
-Keys are packed ``group << VALUE_BITS | value`` into one int64; batches are reduced
-with one `np.unique` each and merged lazily (one sort of the pending pieces), so the
-cost per request is a fraction of a sort.
+Keys are packed ``group << VALUE_BITS | value`` into one int64; batches are kept raw
+until `MERGE_AT` keys are pending, then sorted once (a plain sort, no argsort) and
+merged into the sorted table by binary search.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from surge.analysis.percentiles import PERCENTILES, GroupStats, nearest_rank
 VALUE_BITS = 40  # values up to 2**40 us (12 days): any latency
 VALUE_MASK = (1 << VALUE_BITS) - 1
 MAX_GROUPS = 1 << (63 - VALUE_BITS)  # group ids stay below this (8 million)
-MERGE_AT = 1 << 21  # pending (key, count) pairs merged into the table beyond this
+MERGE_AT = 1 << 22  # pending raw keys (32 MB) sorted into the table beyond this
 
 
 class ValueCounts:
@@ -33,7 +33,7 @@ class ValueCounts:
     def __init__(self) -> None:
         self.keys = np.zeros(0, np.int64)
         self.counts = np.zeros(0, np.int64)
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending: list[np.ndarray] = []  # raw keys, sorted into the table in bulk
         self._pending_n = 0
 
     def add(self, groups: np.ndarray, values: np.ndarray) -> None:
@@ -49,29 +49,59 @@ class ValueCounts:
             raise ValueError(f"group id {int(groups.max())} too large for a value histogram")
         keys = groups.astype(np.int64) << VALUE_BITS
         keys |= np.minimum(values.astype(np.int64, copy=False), VALUE_MASK)
-        unique, counts = np.unique(keys, return_counts=True)
-        self._pending.append((unique, counts.astype(np.int64)))
-        self._pending_n += len(unique)
+        self._pending.append(keys)
+        self._pending_n += len(keys)
         if self._pending_n > MERGE_AT:
             self._merge()
 
     def _merge(self) -> None:
+        """Pending raw keys: one sort (no argsort), run lengths, then a sorted insert into
+        the table (`searchsorted`: the table is sorted and its keys unique)."""
         if not self._pending:
             return
-        keys = np.concatenate([self.keys, *(k for k, _ in self._pending)])
-        counts = np.concatenate([self.counts, *(c for _, c in self._pending)])
+        raw = np.concatenate(self._pending)
         self._pending, self._pending_n = [], 0
+        raw.sort()
+        starts = np.flatnonzero(np.concatenate(([True], raw[1:] != raw[:-1])))
+        keys = raw[starts]
+        counts = np.diff(np.append(starts, len(raw))).astype(np.int64)
+        self._insert(keys, counts)
+
+    def _insert(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        if not len(self.keys):
+            self.keys, self.counts = keys, counts
+            return
+        pos = np.searchsorted(self.keys, keys)
+        found = pos < len(self.keys)
+        found[found] = self.keys[pos[found]] == keys[found]
+        self.counts[pos[found]] += counts[found]  # unique positions: plain fancy add
+        new = ~found
+        if new.any():
+            self.keys = np.insert(self.keys, pos[new], keys[new])
+            self.counts = np.insert(self.counts, pos[new], counts[new])
+
+    def regroup(self, mapping: np.ndarray) -> ValueCounts:
+        """The same values under coarser groups: group g counts as `mapping[g]` (-1: out)."""
+        self._merge()
+        out = ValueCounts()
+        groups = self.keys >> VALUE_BITS
+        target = np.full(len(groups), -1, np.int64)
+        inside = groups < len(mapping)
+        target[inside] = mapping[groups[inside]]
+        keep = target >= 0
+        keys = (target[keep] << VALUE_BITS) | (self.keys[keep] & VALUE_MASK)
+        counts = self.counts[keep]
         order = np.argsort(keys, kind="stable")
         keys, counts = keys[order], counts[order]
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        self.keys = keys[starts]
-        self.counts = np.add.reduceat(counts, starts) if len(keys) else counts
+        if len(keys):
+            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+            keys, counts = keys[starts], np.add.reduceat(counts, starts)
+        out.keys, out.counts = keys, counts
+        return out
 
     @property
     def nbytes(self) -> int:
-        return int(self.keys.nbytes + self.counts.nbytes) + sum(
-            k.nbytes + c.nbytes for k, c in self._pending
-        )
+        return int(self.keys.nbytes + self.counts.nbytes) + sum(k.nbytes for k in self._pending)
 
     def values_of(self, group: int) -> tuple[np.ndarray, np.ndarray]:
         """(ascending distinct values, their counts) of one group."""
@@ -98,7 +128,3 @@ class ValueCounts:
                 rank = before + nearest_rank(counts[present], p)  # global 0-based rank
                 out[present, j] = values[np.searchsorted(cumulative, rank, side="right")]
         return GroupStats(counts=counts, sums=sums, percentiles=out)
-
-
-def stats_from(counts: np.ndarray, sums: np.ndarray, percentiles: np.ndarray) -> GroupStats:
-    return GroupStats(counts=counts, sums=sums, percentiles=percentiles)

@@ -63,6 +63,9 @@ class RunData:
     #: why the records are incomplete (damaged parts, master lost...; `analysis.endings`)
     incomplete: tuple[str, ...] = ()
     damaged: tuple[DamagedPart, ...] = ()
+    #: bounded-memory aggregates (`analysis.streaming.StreamedRun`); when set, `requests`
+    #: is empty and the report reads these instead (`analysis.streamed_report`)
+    streamed: Any = None
 
     @property
     def duration_s(self) -> float:

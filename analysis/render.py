@@ -293,6 +293,13 @@ def scenario_line(schedule: dict[str, Any]) -> list[str]:
         return []
     bundle = schedule.get("scenario_bundle")
     suffix = f" (bundle `{bundle[:12]}`)" if bundle else ""
+    if schedule.get("client"):  # #21: the client that sent the requests, TLS verification
+        suffix += f", {schedule['client']} client"
+    tls = schedule.get("tls") or {}
+    if tls.get("verify") is False:
+        suffix += ", TLS certificates NOT verified"
+    elif tls.get("ca_file"):
+        suffix += f", TLS verified against `{tls['ca_file']}`"
     return [f"- **Scenario:** `{schedule['locustfile']}`{suffix}"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,11 +47,12 @@ from surge.analysis.search import (
     versus_baseline,
 )
 from surge.analysis.stages import DEFAULT_WARMUP_S, add_windows, stage_table, steady
+from surge.analysis.streamed_report import load_streamed, streamed_stage_table, streamed_views
 from surge.analysis.timeline import per_second, per_second_by_name
 from surge.analysis.verdict import Verdict, decide
 
 from surge import __version__
-from surge.errors import ExitCode
+from surge.errors import ExitCode, UsageError
 from surge.manifest import iso
 from surge.results import REPORT_DIR, SUMMARY_VERSION
 
@@ -134,14 +136,18 @@ def build_report(
     `baseline` is another run directory to compare with; with `regressions_fail`
     its regressions fail the verdict. Raises `RunDirError` for a broken run dir.
     """
-    run = load_run(run_dir, throttle_statuses=throttle_statuses, throttle_pattern=throttle_pattern)
+    throttling = {"throttle_statuses": throttle_statuses, "throttle_pattern": throttle_pattern}
+    run = load_for_report(run_dir, warmup_s=warmup_s, **throttling)
     report = compute(run, warmup_s=warmup_s, prices=prices, cost=cost)
     if baseline is not None:
-        base = load_run(
-            baseline, throttle_statuses=throttle_statuses, throttle_pattern=throttle_pattern
-        )
-        base_views = endpoint_views(base, add_windows(base.stages, warmup_s))
-        base_stages = stage_table(base, warmup_s).pipe(
+        base = load_for_report(baseline, warmup_s=warmup_s, **throttling)
+        if base.streamed is None:
+            base_views = endpoint_views(base, add_windows(base.stages, warmup_s))
+            base_table = stage_table(base, warmup_s)
+        else:
+            base_views = streamed_views(base.streamed)
+            base_table = streamed_stage_table(base.streamed)
+        base_stages = base_table.pipe(
             add_service_level, service_level(base.thresholds), base_views.metrics_by_stage
         )
         base_knee = find_knee(base_stages, service_level(base.thresholds), base.workers)
@@ -172,6 +178,31 @@ def build_report(
     return report
 
 
+#: how `surge report` reads the records: "stream" (bounded memory, `analysis.streaming`)
+#: or "frame" (every request in one frame, `analysis.loading`); $SURGE_REPORT_ENGINE
+DEFAULT_ENGINE = "stream"
+ENGINES = ("stream", "frame")
+
+
+def load_for_report(
+    run_dir: str | Path,
+    *,
+    warmup_s: float = DEFAULT_WARMUP_S,
+    engine: str | None = None,
+    **throttling: Any,
+) -> RunData:
+    """The run as the report reads it. Streamed (bounded memory) by default; a capacity
+    search run is read into a frame (its verdict re-reads the requests of chosen steps)."""
+    engine = engine or os.environ.get("SURGE_REPORT_ENGINE") or DEFAULT_ENGINE
+    if engine not in ENGINES:
+        raise UsageError(f"unknown report engine {engine!r}", "SURGE_REPORT_ENGINE")
+    if engine == "stream":
+        run = load_streamed(run_dir, warmup_s=warmup_s, **throttling)
+        if search_record(run) is None:
+            return run
+    return load_run(run_dir, **throttling)
+
+
 def compute(
     run: RunData,
     *,
@@ -181,11 +212,17 @@ def compute(
 ) -> Report:
     """All numbers of the report, nothing written."""
     slo = service_level(run.thresholds)
-    views = endpoint_views(run, add_windows(run.stages, warmup_s))
-    stages = stage_table(run, warmup_s).pipe(add_service_level, slo, views.metrics_by_stage)
+    streamed = run.streamed  # bounded memory (#17): the same frames from aggregates
+    if streamed is None:
+        views = endpoint_views(run, add_windows(run.stages, warmup_s))
+        table = stage_table(run, warmup_s)
+        whole = group_summary(run, np.zeros(len(run.requests), np.int8), 1).iloc[0]
+    else:
+        views, table = streamed_views(streamed), streamed_stage_table(streamed)
+        whole = streamed.whole
+    stages = table.pipe(add_service_level, slo, views.metrics_by_stage)
     record = search_record(run)  # a capacity search (load.search): its own verdict and section
     knee = find_knee(stages if record is None else judged_steps(stages, record), slo, run.workers)
-    whole = group_summary(run, np.zeros(len(run.requests), np.int8), 1).iloc[0]
     timeout_s = (run.manifest.schedule.get("limits") or {}).get("timeout_s")
     sentence, culprits = what_broke_first(
         run, knee, views.endpoints, stages, views.by_stage, timeout_s
@@ -197,10 +234,12 @@ def compute(
         if record is None else search_verdict(run, stages, knee, record),
         knee=knee,
         stages=stages,
-        timeline=per_second(run),
-        timeline_by_name=per_second_by_name(run),
+        timeline=per_second(run) if streamed is None else streamed.timeline,
+        timeline_by_name=(
+            per_second_by_name(run) if streamed is None else streamed.timeline_by_name
+        ),
         whole_run=whole,
-        histogram=latency_histogram(run.requests),
+        histogram=latency_histogram(run.requests) if streamed is None else streamed.histogram,
         fleet=fleet_cost(run.manifest, run.duration_s, prices),
         serving=serving_cost(knee, stages, cost),
         views=views,
@@ -229,6 +268,9 @@ def summary(report: Report) -> dict[str, Any]:
             # which scenario produced these numbers (#14): the file and its bundle's hash
             "locustfile": (schedule.get("scenario") or {}).get("locustfile"),
             "scenario_bundle": run.manifest.scenario_bundle,
+            # #21: which client sent the requests, and whether TLS was verified
+            "client": (run.manifest.extra.get("scenario_client") or {}).get("client"),
+            "tls": (schedule.get("scenario") or {}).get("tls") or {"verify": True},
         },
         "started_at": iso(run.manifest.started_at),
         "ended_at": iso(run.manifest.ended_at),

@@ -72,6 +72,10 @@ def latency_words(seconds: float) -> str:
 def culprits(run: RunData, endpoints: Endpoints, stages: pd.DataFrame, stage: int) -> list[Culprit]:
     """Endpoints with failed requests (error, timeout, dropped) in `stage`'s measured
     window, most failures first."""
+    if run.streamed is not None:  # the bounded-memory report (#17): from its aggregates
+        from surge.analysis.streamed_report import streamed_culprits
+
+        return _pick([Culprit(**c) for c in streamed_culprits(run.streamed, stages, stage)])
     position = np.flatnonzero(stages["stage"].to_numpy() == stage)
     if not len(position):
         return []
@@ -107,6 +111,13 @@ def culprits(run: RunData, endpoints: Endpoints, stages: pd.DataFrame, stage: in
                 outcome=kind,
             )
         )
+    return _pick(out)
+
+
+def _pick(out: list[Culprit]) -> list[Culprit]:
+    """The worst endpoint, and those with at least `CO_CULPRIT_SHARE` of its failures."""
+    if not out:
+        return []
     out.sort(key=lambda c: (-c.failed, c.endpoint))
     worst = out[0].failed
     return [c for c in out if c.failed >= CO_CULPRIT_SHARE * worst][:MAX_CULPRITS]

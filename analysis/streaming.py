@@ -70,8 +70,9 @@ from surge.analysis.stages import (
     window_codes,
 )
 from surge.analysis.timeline import MAX_TIMELINE_S, add_offered, offered_at
+from surge.errors import RunDirError
 from surge.manifest import Manifest
-from surge.results import REQUESTS_DIR, list_parts, read_manifest
+from surge.results import MANIFEST, REQUESTS_DIR, list_parts, read_manifest
 
 BATCH_ROWS = 1 << 20  # rows decoded at a time from a (compacted, large) part
 PER_SECOND_MAX_S = 2 * 3600  # longer timelines are per minute
@@ -141,9 +142,21 @@ class _Histograms:
         self.latency.add(groups, rows["latency"])
         self.service.add(groups, rows["service_us"])
 
-    def summary(self, n_groups: int) -> pd.DataFrame:
+    def derive(self, mapping: np.ndarray, n_groups: int) -> pd.DataFrame:
+        """The summary of coarser groups: cell c counts in group `mapping[c]` (-1: none)."""
+        cells = self.counts.rows(len(mapping))
+        keep = mapping >= 0
+        counts = np.zeros((n_groups, cells.shape[1]), np.int64)
+        np.add.at(counts, mapping[keep], cells[keep])
         return summary_frame(
-            self.counts.rows(n_groups), self.latency.stats(n_groups), self.service.stats(n_groups)
+            counts,
+            self.latency.regroup(mapping).stats(n_groups),
+            self.service.regroup(mapping).stats(n_groups),
+        )
+
+    def regroup(self, mapping: np.ndarray) -> _Histograms:
+        return _Histograms(
+            self.counts, self.latency.regroup(mapping), self.service.regroup(mapping)
         )
 
 
@@ -233,10 +246,9 @@ class _Streamer:
         self.names = _Codes()
         self.endpoints = _Codes()
         self.errors = _Codes()
-        self.whole = _Histograms()
-        self.window = _Histograms()
-        self.endpoint = _Histograms()
-        self.endpoint_window = _Histograms()
+        # one histogram per cell (endpoint, stage window or none): the whole run, the
+        # windows and the endpoints are unions of cells, derived at the end
+        self.cells = _Histograms()
         self.lag = ValueCounts()
         self.sent_by_sec = np.zeros(0, np.int64)
         self.done_by_sec = np.zeros(0, np.int64)
@@ -270,8 +282,6 @@ class _Streamer:
             "latency": np.where(sent_mask, latency, MISSING),
             "service_us": a["service_us"],
         }
-        whole = np.zeros(len(outcome), np.int64)
-        self.whole.add(whole, rows)
         frame = pd.DataFrame(
             {
                 "stage": a["stage"],
@@ -283,12 +293,10 @@ class _Streamer:
             copy=False,
         )
         window = window_codes(frame, self.windows).astype(np.int64)
-        self.window.add(window, rows)
-        self.endpoint.add(endpoint, rows)
-        self.endpoint_window.add(
-            np.where((window >= 0) & (endpoint >= 0), endpoint * self.n_win + window, -1), rows
-        )
-        self.lag.add(whole, np.where(was_sent & (lag != MISSING), np.maximum(lag, 0), MISSING))
+        slot = np.where(window >= 0, window, self.n_win)  # n_win: outside every window
+        self.cells.add(np.where(endpoint >= 0, endpoint * (self.n_win + 1) + slot, -1), rows)
+        lag_ok = was_sent & (lag != MISSING)
+        self.lag.add(np.zeros(len(lag), np.int64), np.where(lag_ok, np.maximum(lag, 0), MISSING))
         self._breakdown(frame, window)
         self._failures(frame, endpoint, window, self.errors.lookup(a["errors"])[a["error_codes"]])
         sec = offset // 1_000_000
@@ -479,9 +487,20 @@ def stream_run(
     """Stream every readable part of `run_dir` into the report's aggregates."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
+    if not isinstance(manifest.schedule.get("stages"), list):
+        raise RunDirError("manifest.json has no schedule with stages", str(run_dir / MANIFEST))
     damaged = check_parts(run_dir, manifest)
     root = run_dir / REQUESTS_DIR
     skip = {root / d.part for d in damaged}
+    every = list_parts(run_dir)
+    if not every:  # the same errors as `analysis.loading.load_run`
+        raise RunDirError(
+            "no request parts under requests/: the run recorded nothing", str(run_dir)
+        )
+    if damaged and len(skip) >= len(every):
+        raise RunDirError(
+            "no readable request part: " + "; ".join(d.describe() for d in damaged), str(root)
+        )
     parts, firsts, footers = _part_order([p for p in list_parts(run_dir) if p not in skip])
     workers = len(manifest.workers) or max(1, len({p.parent.name for p in list_parts(run_dir)}))
     windows = add_windows(stage_frame(manifest.schedule, workers), warmup_s)
@@ -499,13 +518,11 @@ def stream_run(
     rows = 0
     with ThreadPoolExecutor(READ_THREADS) as pool:
         ahead: collections.deque[Future[Iterable[pa.Table]]] = collections.deque()
-        for i in range(len(parts) + READ_AHEAD):
-            if i < len(parts):
-                ahead.append(pool.submit(_read_part, parts[i], footers[i]))
-            if len(ahead) <= READ_AHEAD and i < len(parts):
-                continue
-            k = i - READ_AHEAD  # the part whose decoding is collected now
-            part = parts[k]
+        submitted = 0
+        for k, part in enumerate(parts):
+            while submitted < len(parts) and len(ahead) <= READ_AHEAD:  # decode ahead
+                ahead.append(pool.submit(_read_part, parts[submitted], footers[submitted]))
+                submitted += 1
             try:
                 tables = ahead.popleft().result()
             except (pa.ArrowException, OSError, ValueError) as exc:
@@ -519,6 +536,9 @@ def stream_run(
                 if rows >= BATCH_ROWS:
                     streamer.add(pa.concat_tables(buffered))
                     buffered, rows = [], 0
+            if buffered and footers[k].num_rows > BATCH_ROWS:  # a big part's remainder
+                streamer.add(pa.concat_tables(buffered))
+                buffered, rows = [], 0
             if not buffered:  # everything read so far is in the aggregates
                 streamer.finalise(firsts[k + 1] if k + 1 < len(parts) else None)
     if buffered:
@@ -533,6 +553,9 @@ def _read_part(part: Path, footer: pq.FileMetaData) -> Iterable[pa.Table]:
     caller aggregates one at a time (`READ_AHEAD` parts at most are held decoded)."""
     file = pq.ParquetFile(part, metadata=footer, pre_buffer=False)
     columns = list(RECORD_COLUMNS)
+    missing = sorted(set(columns) - set(footer.schema.names))
+    if missing:
+        raise ValueError(f"request part does not match the results contract: missing {missing}")
     if file.metadata.num_rows <= BATCH_ROWS:
         return [file.read(columns=columns, use_threads=False)]
     batches = file.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False)
@@ -553,12 +576,16 @@ def _result(
     n_end = len(endpoint_labels)
     sorted_labels = tuple(sorted(endpoint_labels))
 
-    whole = s.whole.summary(1)
+    cells = n_end * (n_win + 1)
+    endpoint_of = np.arange(cells) // (n_win + 1)
+    window_of = np.arange(cells) % (n_win + 1)
+    outside = window_of == n_win
+    whole = s.cells.derive(np.zeros(cells, np.int64), 1)
     whole = whole.drop(columns=[c for c in whole if c.endswith("_uncorrected")]).iloc[0]
-    by_endpoint = s.endpoint.summary(n_end)
-    by_endpoint.index = position[: len(by_endpoint)]
-    by_endpoint = by_endpoint.sort_index().reset_index(drop=True)
-    pairs = s.endpoint_window.summary(n_end * n_win)
+    by_window = s.cells.derive(np.where(outside, -1, window_of), n_win)
+    by_endpoint = s.cells.derive(position[endpoint_of] if n_end else endpoint_of, n_end)
+    pair_codes = np.where(outside, -1, endpoint_of * n_win + window_of)
+    pairs = s.cells.derive(pair_codes, n_end * n_win)
     codes = np.arange(n_end * n_win)
     pairs.insert(0, "window", codes % n_win if n_win else codes)
     pairs.insert(1, "endpoint", np.asarray(endpoint_labels, dtype=object)[codes // max(n_win, 1)])
@@ -577,7 +604,7 @@ def _result(
         windows=s.windows,
         requests=requests,
         whole=whole,
-        by_window=s.window.summary(n_win),
+        by_window=by_window,
         breakdown=_breakdown(s.breakdown),
         endpoints=sorted_labels,
         by_endpoint=by_endpoint,
@@ -586,7 +613,7 @@ def _result(
         timeline=timeline,
         timeline_by_name=by_name,
         resolution_s=resolution,
-        histogram=_histogram(s.whole),
+        histogram=_histogram(s.cells.regroup(np.zeros(cells, np.int64))),
         send_lag_p99_s=None if lag.counts[0] == 0 else float(lag.percentiles[0, 0]) / 1e6,
         dropped_rate=float(whole["dropped"]) / requests if requests else None,
         damaged=tuple(damaged),

@@ -66,7 +66,7 @@ footer { margin-top: 36px; color: var(--muted); font-size: 11px; border-top: 1px
 <header class="top">
   <div>
     <h1>Load test report · {{ s.schedule.name or s.run_id }}</h1>
-    <div class="note">target {{ s.schedule.target }} · run {{ s.run_id }}</div>
+    <div class="note">target {{ s.schedule.target }} · run {{ s.run_id }}{% if (s.schedule.tls | default({})).get("verify") == false %} · TLS certificates NOT verified{% endif %}</div>
   </div>
   <div class="meta">started {{ s.started_at or "n/a" }}<br>{{ s.workers }} generator process{{ "es" if s.workers != 1 }} ·
     {{ duration }} · {{ "{:,}".format(s.whole_run.requests) }} requests</div>

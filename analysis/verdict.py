@@ -148,6 +148,10 @@ def trust_of(run: RunData) -> Trust:
     sent_lag = np.maximum(lag[(outcome != DROPPED) & (lag != -1)], 0)
     lag_p99 = percentiles_of(sent_lag, [99.0])[0] / 1e6 if len(sent_lag) else math.nan
     dropped = float((outcome == DROPPED).mean()) if len(outcome) else math.nan
+    if run.streamed is not None:  # the bounded-memory report (#17): from its aggregates
+        lag_p99 = run.streamed.send_lag_p99_s
+        lag_p99 = math.nan if lag_p99 is None else lag_p99
+        dropped = math.nan if run.streamed.dropped_rate is None else run.streamed.dropped_rate
     reasons, max_cpu = cpu_saturation(run.health)
     if not math.isnan(lag_p99) and lag_p99 > SEND_LAG_P99_LIMIT_S:
         reasons.append(

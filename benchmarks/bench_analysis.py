@@ -1,13 +1,15 @@
-"""Analysis scale: `surge report` time and peak memory on 1 and 10 million generated requests.
+"""Analysis scale: `surge report` time and peak memory on 1 M to 432 M generated requests.
 
 Not a test. Generates a run directory shaped like a real one (8 workers, a part per
 worker every 10 s, a staircase that crosses a throttling limit, random latencies
 that do not compress artificially, a health sample per worker per second), then runs
 `surge report` on it in a child process and prints wall time, the child's peak RSS
-(from wait4) and bytes per request on disk. Goals (issue 10): 10 M requests in under
-10 s and 2 GB; 12 or fewer bytes per request.
+(from wait4) and bytes per request on disk. Goals (issue 17): 10 M <= 5 s; 40 M <= 2 GB;
+432 M (a day at 5,000 req/s, opt-in: --large) <= 5 minutes and 4 GB; <= 12 B/request.
+`--engines frame` measures the former one-frame report (SURGE_REPORT_ENGINE=frame).
 
-    .venv/bin/python -m benchmarks.bench_analysis [--sizes 1000000,10000000] [--keep]
+    .venv/bin/python -m benchmarks.bench_analysis [--sizes 1M,10M,40M] [--engines stream,frame]
+        [--repeats 2] [--keep] [--reuse] [--large (for --sizes 432M: the rehearsed day)]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from surge.results import (
     HEALTH_SCHEMA,
@@ -48,9 +51,12 @@ SEED = 20261127
 
 
 def schedule_for(total: int) -> tuple[Any, list[float]]:
-    """A staircase (1, 3, 5, 7, 9) x unit req/s whose expected requests equal `total`."""
+    """A staircase (1, 3, 5, 7, 9) x unit req/s whose expected requests equal `total`.
+    Steps are held 400 s up to 10 M requests (unit 1,000 req/s at 10 M); beyond, the
+    steps get longer at the same rates, so 432 M is the rehearsed day: 5 x 4.8 h, 5,000
+    req/s on average."""
     rates = [1.0, 3.0, 5.0, 7.0, 9.0]
-    hold_s = 400
+    hold_s = max(400, round(total / (sum(rates) * 1_000.0)))
     unit = total / (sum(rates) * hold_s)
     steps = [r * unit for r in rates]
     text = (
@@ -68,12 +74,23 @@ def _dict(indices: np.ndarray, values: list[str]) -> pa.DictionaryArray:
     )
 
 
-def worker_table(rng: np.random.Generator, schedule: Any, worker: int, start_us: int) -> pa.Table:
-    """One worker's share of the schedule: Poisson arrivals, lognormal latency, throttling."""
+def worker_table(
+    rng: np.random.Generator,
+    schedule: Any,
+    worker: int,
+    start_us: int,
+    span: tuple[float, float] | None = None,
+) -> pa.Table:
+    """One worker's share of the schedule (or of its `span` seconds): Poisson arrivals,
+    lognormal latency, throttling."""
+    lo_s, hi_s = span if span is not None else (0.0, schedule.duration_s)
     chunks = []
     for stage in schedule.stages:
-        n = rng.poisson(stage.rate_to / WORKERS * stage.duration_s)
-        offsets = np.sort(rng.uniform(stage.start_s, stage.end_s, n))
+        a, b = max(stage.start_s, lo_s), min(stage.end_s, hi_s)
+        if b <= a:
+            continue
+        n = rng.poisson(stage.rate_to / WORKERS * (b - a))
+        offsets = np.sort(rng.uniform(a, b, n))
         chunks.append((stage.index, offsets, stage.rate_to))
     stage_col = np.concatenate([np.full(len(o), i, np.int16) for i, o, _ in chunks])
     offset_s = np.concatenate([o for _, o, _ in chunks])
@@ -141,6 +158,9 @@ def health_rows(rng: np.random.Generator, schedule: Any, start_us: int) -> dict[
     return columns
 
 
+GENERATE_SPAN_S = 600  # seconds generated at a time (bounded memory at any size)
+
+
 def generate(run_dir: Path, total: int) -> int:
     """Write the run directory; returns the number of request records."""
     if run_dir.exists():
@@ -149,14 +169,21 @@ def generate(run_dir: Path, total: int) -> int:
     rng = np.random.default_rng(SEED)
     start_us = int(START.timestamp() * 1_000_000)
     rows = 0
-    for w in range(WORKERS):
-        table = worker_table(rng, schedule, w, start_us)
-        offsets = (table["intended_us"].to_numpy() - start_us) // (PART_EVERY_S * 1_000_000)
-        bounds = np.searchsorted(offsets, np.arange(offsets.max() + 2))
-        for seq, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-            if hi > lo:
-                write_part(run_dir, f"w{w}", seq, table.slice(lo, hi - lo))
-        rows += table.num_rows
+    seq = dict.fromkeys(range(WORKERS), 0)
+    spans = np.arange(0, schedule.duration_s + GENERATE_SPAN_S, GENERATE_SPAN_S)
+    for lo, hi in itertools.pairwise(spans):
+        for w in range(WORKERS):
+            table = worker_table(rng, schedule, w, start_us, (float(lo), float(hi)))
+            if not table.num_rows:
+                continue
+            offsets = (table["intended_us"].to_numpy() - start_us) // (PART_EVERY_S * 1_000_000)
+            first = int(offsets[0])
+            bounds = np.searchsorted(offsets, np.arange(first, offsets.max() + 2))
+            for a, b in itertools.pairwise(bounds):
+                if b > a:
+                    write_part(run_dir, f"w{w}", seq[w], table.slice(a, b - a))
+                    seq[w] += 1
+            rows += table.num_rows
     write_health(run_dir, health_rows(rng, schedule, start_us))
     Manifest.new(
         run_id=run_dir.name,
@@ -168,13 +195,15 @@ def generate(run_dir: Path, total: int) -> int:
     return rows
 
 
-def time_report(run_dir: Path) -> dict[str, float]:
-    """Run `surge report` in a child; wall time and the child's own peak RSS (wait4)."""
+def time_report(run_dir: Path, engine: str = "stream") -> dict[str, float]:
+    """Run `surge report` in a child; wall time and the child's own peak RSS (wait4: the
+    largest of the child and its waited-for descendants, i.e. the process tree's)."""
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "surge", "report", str(run_dir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env={**os.environ, "SURGE_REPORT_ENGINE": engine},
     )
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
@@ -187,16 +216,22 @@ def time_report(run_dir: Path) -> dict[str, float]:
     }
 
 
-def bench(total: int, keep: bool) -> dict[str, Any]:
+def bench(
+    total: int, keep: bool, engine: str = "stream", repeats: int = 2, reuse: bool = False
+) -> dict[str, Any]:
     run_dir = OUT_DIR / f"bench-analysis-{total}"
     t0 = time.perf_counter()
-    rows = generate(run_dir, total)
+    if reuse and (run_dir / "manifest.json").exists():
+        rows = sum(pq.read_metadata(p).num_rows for p in list_parts(run_dir))
+    else:
+        rows = generate(run_dir, total)
     gen_s = time.perf_counter() - t0
     parts = list_parts(run_dir)
     on_disk = sum(p.stat().st_size for p in parts)
-    runs = [time_report(run_dir) for _ in range(2)]  # the first warms the page cache
+    runs = [time_report(run_dir, engine) for _ in range(repeats)]  # the first warms the cache
     best = min(runs, key=lambda r: r["seconds"])
     result = {
+        "engine": engine,
         "requests": rows,
         "parts": len(parts),
         "bytes_per_request": on_disk / rows,
@@ -211,24 +246,55 @@ def bench(total: int, keep: bool) -> dict[str, Any]:
     return result
 
 
+LARGE = 100_000_000  # sizes from here on need --large (432 M: ~5 GB of parts, ~15 min)
+
+
+def parse_size(text: str) -> int:
+    """`10000000`, `10M`, `432M`, `1.5G` -> requests."""
+    text = text.strip().upper()
+    scale = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}.get(text[-1:], 1)
+    return round(float(text[:-1] if scale > 1 else text) * scale)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--sizes", default="1000000,10000000", help="comma-separated request counts"
+        "--sizes", default="1M,10M", help="comma-separated request counts (10M, 40M, 432M)"
     )
+    parser.add_argument(
+        "--engines", default="stream", help="comma-separated: stream (default), frame"
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="report runs per size (best)")
     parser.add_argument("--keep", action="store_true", help="keep the generated run directories")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept run directory")
+    parser.add_argument(
+        "--large", action="store_true", help=f"allow sizes of {LARGE:,} requests and more"
+    )
     args = parser.parse_args(argv)
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    if any(total >= LARGE for total in sizes) and not args.large:
+        parser.error(f"sizes of {LARGE:,} requests and more need --large (disk: ~12 B/request)")
+    engines = args.engines.split(",")
     results = []
-    for total in (int(s) for s in args.sizes.split(",")):
-        result = bench(total, args.keep)
-        results.append(result)
-        print(
-            f"{result['requests']:>11,} requests  {result['parts']:>5} parts  "
-            f"{result['bytes_per_request']:5.2f} B/request on disk  "
-            f"report {result['report_s']:6.2f} s (cpu {result['report_cpu_s']:.2f} s)  "
-            f"peak RSS {result['peak_rss_mb']:,} MB  exit {result['exit_code']}",
-            flush=True,
-        )
+    for total in sizes:
+        for i, engine in enumerate(engines):
+            last = i == len(engines) - 1
+            result = bench(
+                total,
+                args.keep or not last,
+                engine,
+                args.repeats,
+                reuse=args.reuse or i > 0,
+            )
+            results.append(result)
+            print(
+                f"{result['requests']:>11,} requests  {result['parts']:>5} parts  "
+                f"{result['bytes_per_request']:5.2f} B/request on disk  "
+                f"report[{engine}] {result['report_s']:6.2f} s "
+                f"(cpu {result['report_cpu_s']:.2f} s)  "
+                f"peak RSS {result['peak_rss_mb']:,} MB  exit {result['exit_code']}",
+                flush=True,
+            )
     print(json.dumps({"bench": "analysis", "results": results}))
     return 0
 

@@ -120,8 +120,4 @@ def run_demo(
     (outcome.run_dir / DEMO_MARK).write_text(json.dumps(mark))
     if (sharded or search) and baseline is None:
         print("no earlier unsharded demo run to compare with: run `surge demo` first")
-    elif search and outcome.report is not None and outcome.report.search:
-        versus = outcome.report.search.get("baseline")
-        print(f"search   {outcome.report.search['bracket_text']}"
-              + (f"; {versus['text']}" if versus else ""))  # fmt: skip
     return outcome.exit_code

@@ -170,6 +170,10 @@ def report_run(
 def print_summary(report: Any, stream: TextIO) -> None:
     index = report.files.get("index.html") or report.out_dir
     print(f"knee     {report.knee.headline()}", file=stream)
+    if getattr(report, "search", None):  # #20: the knee's bracket, and against a staircase
+        versus = report.search.get("baseline")
+        print(f"search   {report.search['bracket_text']}"
+              + (f"; {versus['text']}" if versus else ""), file=stream)  # fmt: skip
     print(f"verdict  {report.verdict.headline()}", file=stream)
     if getattr(report, "broke_first", None):  # where and why, in the run's words
         print(f"broke    {report.broke_first}", file=stream)

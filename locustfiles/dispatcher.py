@@ -62,7 +62,11 @@ class TaskPicker:
     def __init__(self, user_class: type[User], mix: dict[str, float]) -> None:
         tasks = list(user_class.tasks or [])
         if not tasks:
-            raise ScheduleError([f"user class {user_class.__name__} has no tasks"], "scenario")
+            raise ScheduleError(
+                [f"{user_class.__name__}: no tasks (use @task or set `tasks`); an arrival "
+                 "runs one task"],
+                "scenario",
+            )  # fmt: skip
         by_name = {task_name(t): t for t in tasks}  # functions and TaskSet classes
         if mix:
             unknown = sorted(set(mix) - set(by_name))

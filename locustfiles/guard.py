@@ -5,7 +5,7 @@ patching Locust's clients it wraps the one it hands each user. The wrapper route
 verb through one ``request`` that refuses an absolute URL outside ``allow_hosts`` before
 any connection is made, and gives requests-based clients (``HttpUser``, which has no
 class-level timeout) the schedule's timeout. ``FastHttpUser`` gets its timeout from the
-class attributes `locustfiles.worker.prepare_user_class` sets. A locustfile that builds
+class attributes `locustfiles.user_class.prepare_user_class` sets. A locustfile that builds
 its own HTTP client bypasses this, as it bypasses Locust's statistics.
 """
 

@@ -166,7 +166,8 @@ def _import_failure(exc: BaseException, locustfile: str) -> str:
 
 
 def _task_problems(base: type, mix: dict[str, float]) -> list[str]:
-    from surge.locustfiles.tasks import is_task_set, task_name
+    from surge.locustfiles.dispatcher import TaskPicker
+    from surge.locustfiles.tasks import is_task_set
 
     problems: list[str] = []
     for klass in base.__mro__:
@@ -178,17 +179,10 @@ def _task_problems(base: type, mix: dict[str, float]) -> list[str]:
                 "runs one task per arrival, so put the work in @task methods"
             )
     tasks = list(getattr(base, "tasks", None) or [])
-    if not tasks:
-        problems.append(
-            f"{base.__name__}: no tasks (use @task or set `tasks`); an arrival runs one task"
-        )
-    names = {task_name(t) for t in tasks}
-    unknown = sorted(set(mix) - names)
-    if unknown:
-        problems.append(
-            f"scenario.mix: {', '.join(unknown)} not tasks of {base.__name__} "
-            f"(it has: {', '.join(sorted(names))})"
-        )
+    try:  # the worker's own check of the tasks and the mix
+        TaskPicker(base, mix)
+    except ScheduleError as exc:
+        problems += exc.details()
     for t in tasks:
         if not (callable(t) or is_task_set(t)):
             problems.append(f"{base.__name__}.tasks: {t!r} is neither a function nor a TaskSet")

@@ -21,7 +21,8 @@ What is exported (names are the contract `docs/grafana/surge-dashboard.json` use
 - the run: ``surge_run_info{run_id,schedule}``, ``surge_run_state`` (a state set),
   ``surge_stage`` (numbered from 1, 0 outside the schedule), ``surge_stage_count``,
   ``surge_offered_rate_rps`` (what the schedule asks for now), ``surge_threshold_state``
-  (a state set per rule), ``surge_untrustworthy``.
+  (a state set per rule), ``surge_untrustworthy``; for a knee search (``load.search``)
+  ``surge_search_step`` and ``surge_search_bracket_rps{bound="low"|"high"}``.
 
 Endpoint labels are bounded (`endpoints.MAX_ENDPOINTS`, the rest is ``other``).
 """
@@ -80,7 +81,7 @@ EXPORTED = (
     "surge_latency_uncorrected_seconds", "surge_late_total", "surge_dropped_total",
     "surge_workers", "surge_worker_cpu_percent", "surge_worker_cpu_wait_percent",
     "surge_worker_send_lag_p99_seconds", "surge_worker_in_flight", "surge_threshold_state",
-    "surge_untrustworthy",
+    "surge_untrustworthy", "surge_search_step", "surge_search_bracket_rps",
 )  # fmt: skip
 
 StatusFn = Callable[[], dict[str, Any]]
@@ -152,6 +153,7 @@ class SurgeCollector:
         yield thresholds
         yield GaugeMetricFamily("surge_untrustworthy", "1 when the generators did not keep up",
                                 value=1 if status.get("untrustworthy") else 0)  # fmt: skip
+        yield from _search(status.get("search"))
 
     def _requests(self) -> Iterator[Metric]:
         endpoints, _ = self.live.snapshot()
@@ -214,6 +216,20 @@ class SurgeCollector:
                 if value is not None:
                     family.add_metric([worker], value / 1e6 if key.endswith("_us") else value)
         yield from gauges.values()
+
+
+def _search(search: dict[str, Any] | None) -> Iterator[Metric]:
+    """A knee search (`load.search`): its step and the bracket found so far (req/s)."""
+    step = GaugeMetricFamily("surge_search_step", "knee search: steps run so far")
+    bracket = GaugeMetricFamily("surge_search_bracket_rps",
+                                "knee search: the knee lies between low and high (req/s)",
+                                labels=["bound"])  # fmt: skip
+    if search:
+        step.add_metric([], search.get("step") or 0)
+        for bound, value in zip(("low", "high"), search.get("bracket") or (), strict=False):
+            if value is not None:
+                bracket.add_metric([bound], value)
+    yield from (step, bracket)
 
 
 def make_registry(collector: SurgeCollector) -> CollectorRegistry:

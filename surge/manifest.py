@@ -203,7 +203,13 @@ class Manifest:
     def from_dict(cls, data: Mapping[str, Any], where: str = MANIFEST) -> Manifest:
         """Check the version, then read every known key (`RunDirError` naming a bad one)."""
         check_format_version(data.get("format_version"), KNOWN_FORMAT_VERSIONS, "manifest", where)
-        r = _Reader(data, where)
+        try:
+            return cls._read(_Reader(data, where), data)
+        except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong shape
+            raise RunDirError(f"manifest.json is malformed: {exc}", where) from None
+
+    @classmethod
+    def _read(cls, r: _Reader, data: Mapping[str, Any]) -> Manifest:
         state = r.enum("state", RunState)
         return cls(
             run_id=r.text("run_id", required=True) or "",

@@ -97,6 +97,12 @@ class Stage:
         )
 
 
+SCENARIO_KEYS = (
+    "locustfile", "user", "mix", "files", "env", "secrets",  # #14: files, env, secrets
+    "tags", "exclude_tags", "options", "client", "tls",  # #21
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Scenario:
     locustfile: str = "locustfiles/shop_user.py"
@@ -526,8 +532,7 @@ class _Parser:
         node = self.mapping(value, "scenario")
         if not node:
             return Scenario()
-        self.keys(node, "scenario", ("locustfile", "user", "mix", "files", "env", "secrets",
-                                     "tags", "exclude_tags", "options", "client", "tls"))  # fmt: skip
+        self.keys(node, "scenario", SCENARIO_KEYS)
         locustfile = node.get("locustfile", Scenario.locustfile)
         if not isinstance(locustfile, str) or not locustfile.endswith(".py"):
             self.problem("scenario.locustfile", locustfile, "expected a path to a .py file")

@@ -199,7 +199,7 @@ class KneeSearch:
         """The rate of the next step, or None once the search is over (see `end`).
 
         `elapsed_s`: time since the search began; a step that would not fit in
-        max_duration is not started."""
+        max_duration with the recovery after it (when it is judged) is not started."""
         if self.done:
             return None
         if self.steps and self.steps[-1].verdict is None:
@@ -210,7 +210,8 @@ class KneeSearch:
         rate = self._choose()
         if rate is None:
             return None
-        if self.steps and elapsed_s + self.spec.hold_s > self.spec.max_duration_s + 1e-9:
+        need = self.spec.hold_s + self.spec.recovery
+        if self.steps and elapsed_s + need > self.spec.max_duration_s + 1e-9:
             self._finish(
                 SearchEnd.TIME,
                 f"max_duration {format_duration(self.spec.max_duration_s)} reached "
@@ -345,7 +346,7 @@ def parse_search(parser: Any, node: dict) -> SearchSpec | None:
     if raw is None:
         return None
     if not raw:
-        parser.problem(path, raw, "expected a mapping like {from: 50, max: 5000}")
+        parser.problem(path, node.get("search"), "expected a mapping like {from: 50, max: 5000}")
         return None
     keys = ("from", "max", "hold", "resolution", "max_duration", "recovery", "require")
     parser.keys(raw, path, keys, ("from", "max"))

@@ -156,9 +156,13 @@ def _add_locust_tab(web_ui: Any, view: SurgeView, base: str) -> None:
 
 def _tab_rows(view: SurgeView) -> list[dict[str, str]]:
     s = view.status() or {}
+    figures = view.figures(s)
+    # after the run, the whole run's figures (as the surge view's tiles); else the windows
+    f = figures["whole_run"] or s
+    span = "whole run" if figures["whole_run"] else "live"
 
     def ms(key: str) -> str:
-        return "-" if s.get(key) is None else f"{s[key]:,.0f} ms"
+        return "-" if f.get(key) is None else f"{f[key]:,.0f} ms"
 
     def count(*keys: str) -> str:
         return " / ".join(f"{s.get(k, 0):,}" for k in keys)
@@ -166,15 +170,15 @@ def _tab_rows(view: SurgeView) -> list[dict[str, str]]:
     stage = "-"
     if s.get("stage_index") is not None:
         stage = f"{s['stage_index'] + 1} of {s['stage_count']}"
-    rates = f"{s.get('offered_rps', 0):,.1f} / {s.get('achieved_rps', 0):,.1f} req/s"
+    rates = f"{f.get('offered_rps', 0):,.1f} / {f.get('achieved_rps', 0):,.1f} req/s"
     rows = [
         ("Run", f"{s.get('run_id', '-')} ({s.get('state', 'waiting')})"),
         ("Stage", stage),
-        ("Offered / achieved", rates),
-        ("p95 corrected / uncorrected", f"{ms('p95_ms')} / {ms('p95_uncorrected_ms')}"),
-        ("p99 corrected / uncorrected", f"{ms('p99_ms')} / {ms('p99_uncorrected_ms')}"),
+        (f"Offered / achieved ({span})", rates),
+        (f"p95 corrected / uncorrected ({span})", f"{ms('p95_ms')} / {ms('p95_uncorrected_ms')}"),
+        (f"p99 corrected / uncorrected ({span})", f"{ms('p99_ms')} / {ms('p99_uncorrected_ms')}"),
         ("Late / dropped / errors", count("late", "dropped", "errors")),
-        ("Full surge view", "/surge/ (timeline, generators, thresholds, verdict)"),
+        ("Full surge view", "/surge/ (timeline, endpoints, generators, thresholds, verdict)"),
     ]
     return [{"name": name, "value": value} for name, value in rows]
 

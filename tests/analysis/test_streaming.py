@@ -20,6 +20,7 @@ from surge.analysis.percentiles import PERCENTILES
 from surge.analysis.stages import add_windows, error_breakdown, window_codes
 from surge.analysis.streaming import coarsen, stream_run
 from surge.analysis.timeline import per_second, per_second_by_name
+from surge.errors import RunDirError
 from surge.manifest import RunState
 from surge.results import Manifest, list_parts
 from tests.helpers.big_runs import EMPTY_STAGE, ONLY_IN_LAST, awkward_run, nearest_rank
@@ -73,9 +74,15 @@ def _same_as_in_memory(run_dir: Path) -> streaming.StreamedRun:
     return streamed
 
 
-def test_streamed_tables_equal_the_in_memory_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parts_per_worker, batch_rows", [(3, 1 << 20), (1, 50), (4, 7)])
+def test_streamed_tables_equal_the_in_memory_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts_per_worker: int, batch_rows: int
+) -> None:
     """Two workers, several parts each, ties, drops, errors and timeouts, an empty stage,
-    an endpoint only in the last stage, late answers after the schedule's end."""
+    an endpoint only in the last stage, late answers after the schedule's end; read in
+    one batch or summarised second by second as the watermark moves."""
+    monkeypatch.setattr(streaming, "BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(streaming, "FINALISE_EVERY", 0 if batch_rows < 100 else 1 << 21)
     rows = hold(rate=20, start_s=0, duration_s=10, latency_s=0.05, workers=("w1", "w2"))
     rows += with_fields(
         hold(rate=5, start_s=2, duration_s=4, latency_s=0.3, workers=("w2",)), outcome="dropped",
@@ -95,7 +102,7 @@ def test_streamed_tables_equal_the_in_memory_report(tmp_path: Path) -> None:
             {"rps": 30, "duration": "10s"},
         ],
         requests=rows,
-        parts_per_worker=3,
+        parts_per_worker=parts_per_worker,
     )
     streamed = _same_as_in_memory(run_dir)
     assert streamed.by_window["requests"].tolist()[1] == 0
@@ -147,14 +154,19 @@ def test_memory_held_does_not_grow_with_the_run(
     about two parts' worth are held, whatever the length. A value histogram holds one
     entry per distinct value, not per request."""
     monkeypatch.setattr(streaming, "FINALISE_EVERY", 0)
-    monkeypatch.setattr(streaming, "BATCH_ROWS", 5_000)  # aggregate part by part
-    run_dir, cols = awkward_run(tmp_path, 400_000, parts_per_worker=60)
+    monkeypatch.setattr(streaming, "BATCH_ROWS", 1_000)  # aggregate part by part
+    run_dir, cols = awkward_run(tmp_path, 100_000, parts_per_worker=30)
     streamed = stream_run(run_dir)
     assert streamed.peak_pending_rows < len(cols["offset_us"]) / 5
+    run = load_run(run_dir)  # summarised in many small steps, still the same seconds
+    pd.testing.assert_frame_equal(per_second(run), streamed.timeline, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        per_second_by_name(run), streamed.timeline_by_name, check_dtype=False
+    )
     counts = ValueCounts()
     for _ in range(20):
         counts.add(np.zeros(100_000, np.int64), np.arange(100_000) % 1000)
-    assert len(counts.keys) == 1000 and counts.stats(1).counts[0] == 2_000_000
+    assert counts.stats(1).counts[0] == 2_000_000 and len(counts.keys) == 1000
 
 
 def test_a_day_is_charted_per_minute_keeping_the_worst_second(tmp_path: Path) -> None:
@@ -162,7 +174,8 @@ def test_a_day_is_charted_per_minute_keeping_the_worst_second(tmp_path: Path) ->
     fine = stream_run(run_dir)
     coarse = stream_run(run_dir, resolution_s=60)
     assert coarse.resolution_s == 60
-    assert coarse.timeline["second"].tolist() == [0, 60, 120]
+    minutes = sorted(set(fine.timeline["second"] // 60 * 60))  # late answers: 180 too
+    assert coarse.timeline["second"].tolist() == minutes
     assert list(coarse.timeline.columns) == list(fine.timeline.columns)
     minute = fine.timeline[fine.timeline["second"] // 60 == 2]
     row = coarse.timeline.iloc[2]
@@ -173,7 +186,7 @@ def test_a_day_is_charted_per_minute_keeping_the_worst_second(tmp_path: Path) ->
         (minute["ok"].sum() + minute["rejected"].sum()) / minute["requests"].sum()
     )
     per_name = coarse.timeline_by_name
-    assert set(per_name["second"]) <= {0, 60, 120}
+    assert set(per_name["second"]) <= set(minutes)
     assert per_name["requests"].sum() == fine.timeline_by_name["requests"].sum()
     assert coarsen(fine.timeline.iloc[:0], 60).empty
 
@@ -192,4 +205,52 @@ def test_a_run_killed_mid_run_and_a_damaged_part_still_report(tmp_path: Path) ->
     assert [d.part for d in streamed.damaged] == [f"{last.parent.name}/{last.name}"]
     assert 0 < streamed.requests < 20_000
     shutil.rmtree(run_dir / "requests")
-    assert stream_run(run_dir).requests == 0
+    with pytest.raises(RunDirError, match="no request parts"):
+        stream_run(run_dir)
+
+
+@pytest.mark.parametrize("knee_run", ["awkward", "throttled"])
+def test_surge_report_writes_the_same_files_with_either_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, knee_run: str
+) -> None:
+    """`surge report` streams by default; SURGE_REPORT_ENGINE=frame reads one frame.
+    summary.json (verdict, knee, what broke first, stages, endpoints, failures) and every
+    CSV are the same."""
+    from surge.analysis.report import build_report
+
+    if knee_run == "awkward":
+        run_dir, _ = awkward_run(tmp_path, 30_000)
+    else:  # a staircase whose second stage is throttled: a knee and culprits
+        rows = hold(rate=20, start_s=0, duration_s=10, latency_s=0.02, workers=("w1", "w2"))
+        rows += hold(rate=20, start_s=10, duration_s=10, latency_s=0.02, name="browse")
+        rows += with_fields(
+            hold(rate=20, start_s=10, duration_s=10, latency_s=0.5), outcome="error",
+            status=500, error="ProvisionedThroughputExceededException",
+        )  # fmt: skip
+        run_dir = make_run(
+            tmp_path,
+            stages=[{"rps": 20, "duration": "10s"}, {"rps": 40, "duration": "10s"}],
+            thresholds=["p95 < 300ms", "success_rate >= 99%"],
+            requests=rows,
+        )
+    files = {}
+    for engine in ("stream", "frame"):
+        monkeypatch.setenv("SURGE_REPORT_ENGINE", engine)
+        report = build_report(run_dir, out_dir=tmp_path / engine, charts=False)
+        assert (report.run.streamed is not None) == (engine == "stream")
+        files[engine] = {
+            p.name: p.read_text() for p in sorted((tmp_path / engine).iterdir()) if p.is_file()
+        }
+    import json
+
+    summaries = [json.loads(files[e].pop("summary.json")) for e in ("stream", "frame")]
+    for s in summaries:
+        s.pop("generated_at")
+    assert summaries[0] == summaries[1]
+    assert summaries[0]["whole_run"]["requests"] > 0
+    if knee_run == "throttled":
+        assert summaries[0]["knee"]["broke_first_endpoints"]
+    csvs = {name for name in files["stream"] if name.endswith(".csv")}
+    assert csvs and csvs == {name for name in files["frame"] if name.endswith(".csv")}
+    for name in csvs:
+        assert files["stream"][name] == files["frame"][name], name

@@ -28,7 +28,7 @@ def test_the_search_demo_says_how_close_and_how_much_shorter(tmp_path: Path, cap
     staircase_code = run_demo(out_dir=tmp_path)
     assert staircase_code in (ExitCode.THRESHOLDS_FAILED, ExitCode.UNTRUSTWORTHY)
     code = run_demo(search=True, out_dir=tmp_path)
-    output = capsys.readouterr().out
+    output = "".join(capsys.readouterr())  # the summary goes to stderr
     (run_dir,) = tmp_path.glob("demo-search-*")
     s = json.loads((run_dir / "report" / "summary.json").read_text())
     search = s["search"]

@@ -81,7 +81,9 @@ def awkward_columns(total: int, seed: int = 17) -> dict[str, np.ndarray]:
 NAMES = ["GET /products", "GET /cart", ONLY_IN_LAST]
 
 
-def awkward_run(root: Path, total: int, parts_per_worker: int = 6, seed: int = 17) -> tuple[Path, dict]:
+def awkward_run(
+    root: Path, total: int, parts_per_worker: int = 6, seed: int = 17
+) -> tuple[Path, dict]:
     """Write the run; returns (run_dir, raw columns) for brute-force checks."""
     cols = awkward_columns(total, seed)
     schedule = parse_schedule(SCHEDULE, "<awkward>")

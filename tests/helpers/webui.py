@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from surge.provisioning.local import free_port
-
 from tests.helpers.signals import like_a_terminal
 
 REPO = Path(__file__).resolve().parents[2]

@@ -149,7 +149,8 @@ def test_the_dashboard_reads_only_metrics_the_master_exports() -> None:
     dashboard = json.loads(DASHBOARD.read_text())
     live = LiveMetrics()
     live.observe(health("w1", 1000, ["GET /products"] * 4, [1, 2, 3, 4]))
-    exported = {s.name for f in exposition(live).values() for s in f.samples}
+    searching = {**STATUS, "search": {"step": 2, "bracket": [100.0, 200.0]}}
+    exported = {s.name for f in exposition(live, searching).values() for s in f.samples}
     families = set(exposition(live))
     assert {f.removesuffix("_total") for f in metrics.EXPORTED} == families  # the docstring list
 
@@ -165,3 +166,13 @@ def test_the_dashboard_reads_only_metrics_the_master_exports() -> None:
     for topic in ("offered vs sent", "corrected vs uncorrected", "outcomes", "cpu per worker",
                   "send lag", "thresholds"):  # fmt: skip
         assert topic in titles
+
+
+def test_a_knee_search_exports_its_bracket() -> None:
+    search = {"phase": "bisect", "step": 4, "bracket": [200.0, 300.0], "rate": 250.0}
+    fams = exposition(LiveMetrics(), {**STATUS, "search": search})
+    assert sample(fams, "surge_search_step", "surge_search_step") == 4
+    assert sample(fams, "surge_search_bracket_rps", "surge_search_bracket_rps", bound="low") == 200
+    assert sample(fams, "surge_search_bracket_rps", "surge_search_bracket_rps", bound="high") == 300
+    rising = exposition(LiveMetrics(), {**STATUS, "search": {**search, "bracket": [400.0, None]}})
+    assert [s.labels["bound"] for s in rising["surge_search_bracket_rps"].samples] == ["low"]

@@ -4,10 +4,10 @@ login whose password the agent reads from SSM Parameter Store (the moto server h
 from __future__ import annotations
 
 import pytest
-from surge.provisioning.agent_settings import parse_settings
-from surge.provisioning.agent_ui import AUTOQUIT_S, MasterUI, UISettingsError, read_ssm_parameter
 
 from surge.errors import ExitCode, SurgeError
+from surge.provisioning.agent_settings import parse_settings
+from surge.provisioning.agent_ui import AUTOQUIT_S, MasterUI, UISettingsError, read_ssm_parameter
 from surge.s3 import S3Url
 from surge.secrets import make_ssm_client
 from tests.helpers.s3 import MotoServer

@@ -153,3 +153,12 @@ def test_the_plan_message_is_versioned() -> None:
     assert Plan.from_message(message) == plan
     with pytest.raises(FormatVersionError, match="unknown plan format_version 2"):
         Plan.from_message({**message, "format_version": 2})
+
+
+def test_a_value_of_the_wrong_shape_is_a_clear_error(tmp_path: Path) -> None:
+    full_manifest().dump(tmp_path)
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    data["workers"] = [{"id": "w1", "pid": "not a number"}]
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(RunDirError, match="manifest.json is malformed"):
+        read_manifest(tmp_path)

@@ -119,10 +119,11 @@ def test_generators_end_the_search_with_the_highest_pass_kept():
 
 
 def test_max_duration_stops_before_a_step_that_would_not_fit():
-    spec = SearchSpec(50, 1000, hold_s=30, max_duration_s=115, recovery_s=10)
+    spec = SearchSpec(50, 1000, hold_s=30, max_duration_s=125, recovery_s=10)
     search = run_model(spec, knee=10_000)
     assert search.end is SearchEnd.TIME
-    assert len(search.steps) == 3  # at 0, 40, 80 s; one at 120 s would end past 115 s
+    # at 0, 40, 80 s; one at 120 s would end (with the recovery it is judged in) past 125 s
+    assert len(search.steps) == 3
     assert "before the 400/s step" in search.end_reason
 
 
@@ -186,6 +187,7 @@ HOSTILE = [
     ("{from: 50, max: 500, recovery: 1s}", "load.search.recovery: got '1s'"),
     ("[1, 2]", "load.search: got [1, 2]; expected a mapping"),
     ("{}", "load.search: got {}; expected a mapping like"),
+    ("null", "load.search: got None; expected a mapping like"),
     ("{from: .nan, max: 500}", "load.search.from: got nan; expected a number"),
     ("{from: 50, max: .inf}", "load.search.max: got inf"),
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+
+from surge.errors import ExitCode
 from surge.locustfiles.webui.access import (
     LOOPBACK_BIND,
     Credentials,
@@ -12,8 +14,6 @@ from surge.locustfiles.webui.access import (
     decide_bind,
     is_loopback,
 )
-
-from surge.errors import ExitCode
 
 CREDS = {"SURGE_UI_USER": "ops", "SURGE_UI_PASSWORD": "s3cret"}
 

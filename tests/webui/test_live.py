@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from surge.locustfiles.histogram import bucket_counts
 from surge.locustfiles.live_metrics import LiveMetrics
 from surge.locustfiles.webui.live import SurgeView, timeline
 from surge.locustfiles.webui.report import ReportBuilder, ReportState
-
 from surge.results import write_status
 from surge.schedule import parse_schedule
 

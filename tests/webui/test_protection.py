@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from surge.provisioning.local import Role, free_port, locust_command
 
 from surge.errors import ExitCode
+from surge.provisioning.local import Role, free_port, locust_command
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "tests" / "helpers" / "browse_locustfile.py"

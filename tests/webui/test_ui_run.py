@@ -18,11 +18,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from surge.cli import ui_session
 from surge.cli.ui_session import UIHold, UIOptions
-from surge.provisioning.local import free_port
-
 from surge.errors import ExitCode
+from surge.provisioning.local import free_port
 from tests.helpers.browser import open_page
 from tests.helpers.shop import running_shop
 from tests.helpers.webui import surge_run_ui

@@ -12,6 +12,7 @@ const cpuLimit = (status) => (status && status.limits ? status.limits.saturated_
 const STATE_TONE = { running: "ok", starting: "ok", draining: "ok", finished: "ok",
                      aborting: "bad", aborted: "bad", stopped: "warn" };
 const THRESHOLD_TONE = { passing: "ok", failing: "warn", aborting: "bad" };
+const SEARCH_TONE = { pass: "ok", fail: "bad", generators: "warn" };
 
 const achieved = [];  // [elapsed s, achieved req/s], collected while the page is open
 let last = null;
@@ -243,6 +244,24 @@ function describeSearch(search) {
   return `${where} · knee ${bracket}`;
 }
 
+// A knee search (`load.search`) steers the stages itself: show where the knee is
+// bracketed so far and each step's verdict, as status.json's "search" says.
+function renderSearch(status) {
+  const s = status && status.search;
+  $("search").hidden = !s;
+  if (!s) return;
+  const [lo, hi] = s.bracket || [null, null];
+  const rps = (v) => (v === null || v === undefined ? "?" : `${fmt(v)} req/s`);
+  $("search-phase").textContent = s.end ? `done: ${s.end_reason || s.end}` :
+    `${s.phase} · step ${s.step}` + (s.rate ? ` at ${rps(s.rate)}` : "");
+  $("search-bracket").textContent = hi === null || hi === undefined
+    ? `knee above ${rps(lo)} so far`
+    : `knee between ${rps(lo)} and ${rps(hi)} (resolution ${fmt((s.resolution || 0) * 100)} %)`;
+  $("search-steps").replaceChildren(...(s.steps || []).map((step) =>
+    el("span", { class: "pill " + (SEARCH_TONE[step.verdict] || "") },
+       `${rps(step.rate)}: ${step.verdict || "running"}`)));
+}
+
 function stageTitle(stage) {
   return `stage ${stage.number}` + (stage.name ? ` (${stage.name})` : "");
 }
@@ -265,6 +284,7 @@ function render(data) {
   $("stop").disabled = !data.can_stop;
   $("where").textContent = describeWhere(data, status);
   drawTimeline(data, status);
+  renderSearch(status);
   renderTiles(data, status);
   renderEndpoints(data);
   renderWorkers(data, status);
