@@ -20,6 +20,7 @@ from surge.analysis.endpoints import (
     ENDPOINT_COLUMNS,
     ENDPOINT_STAGE_COLUMNS,
     FAILURE_COLUMNS,
+    MAX_STAGE_GROUPS,
     OUTCOME_WORDS,
     Endpoints,
     EndpointViews,
@@ -105,6 +106,11 @@ def streamed_views(s: StreamedRun) -> EndpointViews:
         table = pd.DataFrame(columns=list(ENDPOINT_COLUMNS))
     windows = s.windows
     pairs = s.by_endpoint_window
+    keep = max(MAX_STAGE_GROUPS // max(len(windows), 1), 1)
+    if len(labels) > keep:  # the busiest endpoints only, as `endpoint_stage_table` does
+        counts = s.by_endpoint["requests"].to_numpy()
+        kept = {labels[i] for i in np.argsort(-counts, kind="stable")[:keep]}
+        pairs = pairs[pairs["endpoint"].isin(kept)]
     if len(pairs) and len(windows):
         position = pairs["window"].to_numpy()
         by_stage = _with_rates(

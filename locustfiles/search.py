@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from surge import trust
 from surge.locustfiles import histogram
 from surge.locustfiles.live_endpoints import Window, matches
 from surge.schedule import Schedule
@@ -167,8 +168,6 @@ class SearchDriver:
     def _judge(
         self, step_start: float, hold_end: float
     ) -> tuple[StepVerdict, str, dict[str, float | None], int]:
-        from surge.locustfiles import fleet
-
         window_start = step_start + self.spec.settle_s
         inside = [s for s in self._samples if s.end_s - 1.0 >= window_start - 0.05
                   and s.end_s <= hold_end + 0.05]  # fmt: skip
@@ -194,7 +193,7 @@ class SearchDriver:
             if value is not None and not t.passes(value):
                 missed.append(f"{t.rule} (measured {_shown(t, value)})")
         requests = sum(sum(s.outcomes.values()) for s in whole)
-        saturated = _cpu_saturated(whole, fleet.SATURATED_CPU_PERCENT, fleet.SATURATED_CPU_SECONDS)
+        saturated = _cpu_saturated(whole, trust.SATURATED_CPU_PERCENT, trust.SATURATED_CPU_SECONDS)
         if saturated:
             return StepVerdict.GENERATORS, saturated, measured, requests
         if missed:
@@ -203,10 +202,10 @@ class SearchDriver:
         dropped = merged.outcomes.get("dropped", 0)
         p99 = histogram.percentile_us(lag, 99)
         short = ""
-        if total and dropped / total > fleet.MAX_DROPPED_FRACTION:
+        if total and dropped / total > trust.MAX_DROPPED_FRACTION:
             short = f"{dropped / total:.1%} of arrivals dropped"
-        elif p99 is not None and p99 > fleet.MAX_SEND_LAG_P99_US:
-            short = f"send lag p99 {p99 / 1000:.0f} ms over {fleet.MAX_SEND_LAG_P99_US / 1000:g} ms"
+        elif p99 is not None and p99 > trust.MAX_SEND_LAG_P99_US:
+            short = f"send lag p99 {p99 / 1000:.0f} ms over {trust.MAX_SEND_LAG_P99_US / 1000:g} ms"
         if not short:
             return StepVerdict.PASS, "", measured, requests
         return StepVerdict.GENERATORS, short + self._why_behind(whole), measured, requests

@@ -209,7 +209,7 @@ def test_a_run_killed_mid_run_and_a_damaged_part_still_report(tmp_path: Path) ->
         stream_run(run_dir)
 
 
-@pytest.mark.parametrize("knee_run", ["awkward", "throttled"])
+@pytest.mark.parametrize("knee_run", ["awkward", "throttled", "busiest"])
 def test_surge_report_writes_the_same_files_with_either_engine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, knee_run: str
 ) -> None:
@@ -218,8 +218,13 @@ def test_surge_report_writes_the_same_files_with_either_engine(
     CSV are the same."""
     from surge.analysis.report import build_report
 
-    if knee_run == "awkward":
+    if knee_run in ("awkward", "busiest"):
         run_dir, _ = awkward_run(tmp_path, 30_000)
+        if knee_run == "busiest":  # per-stage rows only for the 2 busiest endpoints
+            from surge.analysis import endpoints, streamed_report
+
+            monkeypatch.setattr(endpoints, "MAX_STAGE_GROUPS", 8)
+            monkeypatch.setattr(streamed_report, "MAX_STAGE_GROUPS", 8)
     else:  # a staircase whose second stage is throttled: a knee and culprits
         rows = hold(rate=20, start_s=0, duration_s=10, latency_s=0.02, workers=("w1", "w2"))
         rows += hold(rate=20, start_s=10, duration_s=10, latency_s=0.02, name="browse")

@@ -4,7 +4,8 @@
 workers; Prometheus, started by the test with a one-second scrape interval, keeps
 every sample. Afterwards PromQL over its HTTP API must agree with surge's own
 records: the requests sent over the run within 2 % (they are in fact the same
-counts), and the corrected-latency histogram's count exactly.
+counts), and the corrected-latency histogram's count exactly. Every query of the
+Grafana dashboard then runs on that server without error.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -79,15 +81,29 @@ def prometheus(tmp: Path, scrape_port: int) -> Iterator[str]:
         log.close()
 
 
-def promql(url: str, query: str) -> float:
+def query(url: str, expr: str) -> dict:
+    """An instant query through Prometheus's HTTP API; its JSON answer (errors too)."""
+    address = f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    try:
+        with urllib.request.urlopen(address, timeout=10) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as exc:  # 400: a bad expression, with Prometheus's reason
+        return json.loads(exc.read())
+
+
+def promql(url: str, expr: str) -> float:
     """One instant query; the single result's value (the test's queries are sums)."""
-    with urllib.request.urlopen(
-        f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": query}), timeout=10
-    ) as reply:
-        data = json.loads(reply.read())
+    data = query(url, expr)
     assert data["status"] == "success", data
     (result,) = data["data"]["result"]
     return float(result["value"][1])
+
+
+def dashboard_exprs() -> list[str]:
+    """The Grafana dashboard's queries, with Grafana's variables filled in."""
+    dashboard = json.loads((REPO / "docs" / "grafana" / "surge-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    return [e.replace("$__rate_interval", "5s").replace("$instance", ".*") for e in exprs]
 
 
 def test_prometheus_scraping_the_master_counts_what_surge_recorded(tmp_path: Path) -> None:
@@ -122,6 +138,9 @@ def test_prometheus_scraping_the_master_counts_what_surge_recorded(tmp_path: Pat
             prom, f'max_over_time(surge_run_state{{surge_run_state="finished"}}{RANGE})'
         )
         last_stage = promql(prom, f"max_over_time(surge_stage{RANGE})")
+        # every expression of the Grafana dashboard is valid PromQL for this server
+        for expr in dashboard_exprs():
+            assert query(prom, expr)["status"] == "success", expr
 
     outcomes = read_requests(run_dir, columns=["outcome"]).column("outcome").to_pylist()
     recorded_sent = sum(o != "dropped" for o in outcomes)
