@@ -53,8 +53,8 @@ def expected_parts(run_dir: Path, manifest: Manifest) -> dict[str, int]:
     for worker, account in read_accounts(run_dir).items():
         for name, rows in account["parts"].items():
             counts[f"{worker}/{name}"] = int(rows)
-    for key, rows in (manifest.extra.get("parts") or {}).items():
-        counts.setdefault(str(key), int(rows))
+    for key, rows in manifest.parts.items():
+        counts.setdefault(key, rows)
     return counts
 
 
@@ -134,7 +134,7 @@ def incomplete(manifest: Manifest, run_dir: Path, damaged: list[DamagedPart]) ->
         )
     if manifest.state is not None and not manifest.state.final:
         reasons.append(master_lost(manifest, run_dir))
-    reasons += [str(r) for r in manifest.extra.get("incomplete") or [] if r]
+    reasons += manifest.incomplete
     for lost in manifest.lost_workers:
         counted = int(lost.get("records_counted") or 0)
         missing = counted - _rows_on_disk(run_dir, str(lost.get("id")))  # what arrived since

@@ -91,8 +91,10 @@ class ValueCounts:
         keep = target >= 0
         keys = (target[keep] << VALUE_BITS) | (self.keys[keep] & VALUE_MASK)
         counts = self.counts[keep]
-        order = np.argsort(keys, kind="stable")
-        keys, counts = keys[order], counts[order]
+        kept = mapping[mapping >= 0]
+        if np.any(np.diff(kept) <= 0):  # groups merge or reorder: sort (else still sorted)
+            order = np.argsort(keys, kind="stable")
+            keys, counts = keys[order], counts[order]
         if len(keys):
             starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
             keys, counts = keys[starts], np.add.reduceat(counts, starts)

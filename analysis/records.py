@@ -156,9 +156,7 @@ def _read_part(path: Path, footer: pq.FileMetaData) -> pa.Table:
     return table
 
 
-def _fill(
-    out: dict[str, np.ndarray], start: int, arrays: dict[str, Any]
-) -> dict[str, list[str]]:
+def _fill(out: dict[str, np.ndarray], start: int, arrays: dict[str, Any]) -> dict[str, list[str]]:
     """Copy one part's arrays into rows start.. of `out`; returns the part's dictionaries
     (column -> values its codes index)."""
     dictionaries = {c: arrays.pop(f"{c}s") for c in DICTIONARY_COLUMNS}

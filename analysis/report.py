@@ -231,7 +231,8 @@ def compute(
         run=run,
         out_dir=run.run_dir / REPORT_DIR,
         verdict=decide(run, whole, by_endpoint=views.metrics)
-        if record is None else search_verdict(run, stages, knee, record),
+        if record is None
+        else search_verdict(run, stages, knee, record),
         knee=knee,
         stages=stages,
         timeline=per_second(run) if streamed is None else streamed.timeline,
@@ -269,7 +270,7 @@ def summary(report: Report) -> dict[str, Any]:
             "locustfile": (schedule.get("scenario") or {}).get("locustfile"),
             "scenario_bundle": run.manifest.scenario_bundle,
             # #21: which client sent the requests, and whether TLS was verified
-            "client": (run.manifest.extra.get("scenario_client") or {}).get("client"),
+            "client": (run.manifest.scenario_client or {}).get("client"),
             "tls": (schedule.get("scenario") or {}).get("tls") or {"verify": True},
         },
         "started_at": iso(run.manifest.started_at),

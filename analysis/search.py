@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from surge.analysis.checks import CheckResult
 from surge.analysis.knee import Knee
 from surge.analysis.loading import RunData
 from surge.analysis.plain import plain
 from surge.analysis.verdict import Verdict, VerdictStatus, decide
-
 from surge.thresholds import MetricKind
 
 GENERATORS = "generators"  # SearchEnd.GENERATORS's value in the manifest
@@ -36,8 +36,8 @@ GENERATORS = "generators"  # SearchEnd.GENERATORS's value in the manifest
 
 def search_record(run: RunData) -> dict[str, Any] | None:
     """The master's search record (manifest ``search``), None for a staircase run."""
-    record = run.manifest.extra.get("search")
-    return record if isinstance(record, dict) and record.get("spec") else None
+    record = run.manifest.search
+    return record if record and record.get("spec") else None
 
 
 def judged_steps(stages: pd.DataFrame, record: dict[str, Any]) -> pd.DataFrame:

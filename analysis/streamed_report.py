@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from surge.analysis.endings import incomplete
 from surge.analysis.endpoints import (
     ENDPOINT_COLUMNS,
@@ -42,7 +43,6 @@ from surge.analysis.loading import (
 from surge.analysis.records import RECORD_TYPES
 from surge.analysis.stages import DEFAULT_WARMUP_S, stage_table_from
 from surge.analysis.streaming import StreamedRun, stream_run
-
 from surge.results import read_health
 
 

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from surge.analysis import records
 from surge.analysis.distribution import BINS_PER_DECADE, MIN_LATENCY_US
-from surge.analysis.endings import DamagedPart, check_parts, expected_parts
+from surge.analysis.endings import DamagedPart, expected_parts
 from surge.analysis.endpoints import endpoint_label
 from surge.analysis.histograms import ValueCounts
 from surge.analysis.loading import (
@@ -54,17 +54,14 @@ from surge.analysis.metrics import COUNT_NAMES, LATENCY_NAMES, US, add_rates, gr
 from surge.analysis.percentiles import GroupStats
 from surge.analysis.records import (
     DROPPED,
-    ERROR,
     INT32_MAX,
     MISSING,
     RECORD_COLUMNS,
-    TIMEOUT,
     Throttling,
     part_arrays,
 )
 from surge.analysis.stages import (
     DEFAULT_WARMUP_S,
-    ERROR_CLASSES,
     add_windows,
     error_breakdown,
     window_codes,
@@ -214,11 +211,30 @@ class StreamedRun:
         return float(self.windows["end_s"].max()) if len(self.windows) else 0.0
 
 
-def _part_order(parts: list[Path]) -> tuple[list[Path], list[int], list[pq.FileMetaData]]:
-    """Parts by their earliest intended send (footer statistics, else the column), with
-    their footers (read once, in threads)."""
+def _footer(part: Path) -> pq.FileMetaData | str:
+    try:
+        return pq.read_metadata(part)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        return f"unreadable: {str(exc).splitlines()[0][:160]}"
+
+
+def _part_order(
+    every: list[Path], expected: dict[str, int]
+) -> tuple[list[Path], list[int], list[pq.FileMetaData], list[DamagedPart]]:
+    """Readable parts by their earliest intended send (footer statistics, else the
+    column), with their footers (read once, in threads), and the parts whose footer
+    cannot be read (as `analysis.endings.check_parts` finds them)."""
     with ThreadPoolExecutor(READ_THREADS) as pool:
-        footers = list(pool.map(pq.read_metadata, parts))
+        found = list(pool.map(_footer, every))
+    damaged = []
+    parts, footers = [], []
+    for part, footer in zip(every, found, strict=True):
+        rel = f"{part.parent.name}/{part.name}"
+        if isinstance(footer, str):
+            damaged.append(DamagedPart(rel, footer, expected.get(rel)))
+        else:
+            parts.append(part)
+            footers.append(footer)
     firsts = []
     for part, meta in zip(parts, footers, strict=True):
         column = meta.schema.names.index("intended_us")
@@ -234,7 +250,8 @@ def _part_order(parts: list[Path]) -> tuple[list[Path], list[int], list[pq.FileM
             lows = [int(pa.compute.min(values).as_py())]
         firsts.append(min(lows) if lows else 2**62)
     order = sorted(range(len(parts)), key=lambda i: (firsts[i], str(parts[i])))
-    return [parts[i] for i in order], [firsts[i] for i in order], [footers[i] for i in order]
+    ordered = [parts[i] for i in order], [firsts[i] for i in order], [footers[i] for i in order]
+    return (*ordered, damaged)
 
 
 class _Streamer:
@@ -489,20 +506,25 @@ def stream_run(
     manifest = read_manifest(run_dir)
     if not isinstance(manifest.schedule.get("stages"), list):
         raise RunDirError("manifest.json has no schedule with stages", str(run_dir / MANIFEST))
-    damaged = check_parts(run_dir, manifest)
     root = run_dir / REQUESTS_DIR
-    skip = {root / d.part for d in damaged}
     every = list_parts(run_dir)
     if not every:  # the same errors as `analysis.loading.load_run`
         raise RunDirError(
             "no request parts under requests/: the run recorded nothing", str(run_dir)
         )
-    if damaged and len(skip) >= len(every):
+    expected = expected_parts(run_dir, manifest)
+    parts, firsts, footers, damaged = _part_order(every, expected)
+    if len(damaged) >= len(every):
         raise RunDirError(
             "no readable request part: " + "; ".join(d.describe() for d in damaged), str(root)
         )
-    parts, firsts, footers = _part_order([p for p in list_parts(run_dir) if p not in skip])
-    workers = len(manifest.workers) or max(1, len({p.parent.name for p in list_parts(run_dir)}))
+    present = {f"{p.parent.name}/{p.name}" for p in every}
+    damaged += [  # parts a worker wrote (its account, the manifest) that are not here
+        DamagedPart(key, "missing", rows)
+        for key, rows in sorted(expected.items())
+        if key not in present
+    ]
+    workers = len(manifest.workers) or max(1, len({p.parent.name for p in every}))
     windows = add_windows(stage_frame(manifest.schedule, workers), warmup_s)
     if manifest.started_at is not None:
         start_us = round(manifest.started_at.timestamp() * 1_000_000)
@@ -512,8 +534,6 @@ def stream_run(
     duration = float(windows["end_s"].max()) if len(windows) else 0.0
     resolution = resolution_s or (1 if duration <= PER_SECOND_MAX_S else COARSE_S)
     streamer.resolution = resolution
-    expected = expected_parts(run_dir, manifest)
-    damaged = list(damaged)
     buffered: list[pa.Table] = []
     rows = 0
     with ThreadPoolExecutor(READ_THREADS) as pool:
@@ -745,4 +765,4 @@ def _histogram(h: _Histograms) -> pd.DataFrame:
     )
 
 
-__all__ = ["ERROR", "ERROR_CLASSES", "TIMEOUT", "StreamedRun", "coarsen", "stream_run"]
+__all__ = ["StreamedRun", "coarsen", "stream_run", "summary_frame"]

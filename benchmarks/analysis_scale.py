@@ -22,6 +22,8 @@ NAME = "analysis"
 TITLE = "4. Analysis scale (`surge report` on generated records)"
 SIZES_FULL = (1_000_000, 10_000_000)
 SIZES_QUICK = (20_000,)
+#: `SURGE_BENCH_ANALYSIS_SIZES=10M,40M make bench`; the rehearsed day: `432M+large`
+SIZES_ENV = "SURGE_BENCH_ANALYSIS_SIZES"
 ANCHOR_TIMEOUT_S = 600.0
 READ_ALL = "import sys; from surge.results import read_requests; read_requests(sys.argv[1])"
 
@@ -36,6 +38,13 @@ def run(ctx: Context) -> BenchResult:
     rows = []
     data: list[dict[str, Any]] = []
     sizes = ctx.settings.pick(SIZES_FULL, SIZES_QUICK)
+    chosen = os.environ.get(SIZES_ENV)  # e.g. "10M,40M"; 432M needs a "+large" suffix
+    if chosen:
+        sizes = tuple(
+            bench_analysis.parse_size(s) for s in chosen.removesuffix("+large").split(",")
+        )
+        if any(s >= bench_analysis.LARGE for s in sizes) and not chosen.endswith("+large"):
+            raise NotRun(f"{SIZES_ENV}={chosen}: sizes from 100M need '+large' (disk space)")
     ctx.log_command(
         [
             "python",

@@ -82,23 +82,11 @@ def run_and_report(
         check_scenario(schedule, Path(source), stream)
     run_id = make_run_id(schedule.name)
     run_dir = Path(out_dir) / run_id
-    with disk_errors(run_dir):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        schedule_path = Path(source)
-        if s3_bytes is not None:  # Locust reads a file; keep the copy with the results
-            schedule_path = run_dir / SCHEDULE_COPY
-            schedule_path.write_bytes(s3_bytes)
+    schedule_path = _make_run_dir(run_dir, source, s3_bytes)
     scenario = _pushed_scenario(schedule, source, run_dir) if s3_bytes is not None else None
     progress = Progress(stream)
     interrupted, engine_code = False, None
-    shape = f"{len(schedule.stages)} stages, {schedule.duration_s:g}s"
-    if schedule.search is not None:  # #20: the stages are decided as the run goes
-        shape = "capacity search " + schedule.search.describe()
-    print(f"run {run_id}: {shape}", file=stream)
-    if ui:
-        print(f"web UI on {ui_options.url}/surge/ (press Start there)", file=stream)
-    if ui_options.metrics_port:
-        print(f"metrics on http://127.0.0.1:{ui_options.metrics_port}/metrics", file=stream)
+    _announce(run_id, schedule, ui_options, stream)
     hold = None
     if ui:  # the UI outlives the run: report (and wait for the user) while it still serves
         report = lambda: report_run(run_dir, junit=junit, baseline=baseline, stream=stream)  # noqa: E731
@@ -117,6 +105,19 @@ def run_and_report(
         progress.close()
     if hold is not None and hold.outcome is not None and not interrupted:
         return hold.outcome  # reported while the UI served; the verdict's exit code
+    return _report_after(run_dir, interrupted, engine_code, junit, baseline, stream)
+
+
+def _report_after(
+    run_dir: Path,
+    interrupted: bool,
+    engine_code: int | None,
+    junit: str | Path | None,
+    baseline: str | Path | None,
+    stream: TextIO,
+) -> RunOutcome:
+    """The report once the load is over: of what was recorded when interrupted (exit
+    130), an infrastructure error when Locust failed and left nothing to report."""
     if interrupted:
         print("interrupted: load stopped; reporting what was recorded", file=stream)
     outcome = report_run(run_dir, junit=junit, baseline=baseline, stream=stream)
@@ -129,6 +130,29 @@ def run_and_report(
             str(run_dir / "logs"),
         )
     return outcome
+
+
+def _make_run_dir(run_dir: Path, source: str, s3_bytes: bytes | None) -> Path:
+    """Create the run directory; returns the schedule file Locust will read."""
+    with disk_errors(run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if s3_bytes is None:
+            return Path(source)
+        copy = run_dir / SCHEDULE_COPY  # Locust reads a file; keep the copy with the results
+        copy.write_bytes(s3_bytes)
+        return copy
+
+
+def _announce(run_id: str, schedule: Schedule, ui_options: Any, stream: TextIO) -> None:
+    """The run's first lines: what it offers, and where its UI and metrics are."""
+    shape = f"{len(schedule.stages)} stages, {schedule.duration_s:g}s"
+    if schedule.search is not None:  # #20: the stages are decided as the run goes
+        shape = "capacity search " + schedule.search.describe()
+    print(f"run {run_id}: {shape}", file=stream)
+    if ui_options.ui:
+        print(f"web UI on {ui_options.url}/surge/ (press Start there)", file=stream)
+    if ui_options.metrics_port:
+        print(f"metrics on http://127.0.0.1:{ui_options.metrics_port}/metrics", file=stream)
 
 
 def _pushed_scenario(schedule: Schedule, source: str, run_dir: Path) -> Any:

@@ -275,11 +275,21 @@ class FleetController:
             if self.state is RunState.DRAINING and self._workers_done():
                 self._end_seen = None
                 self._request_stop()
+            self._check_hard_end(now)
             if time.monotonic() >= next_status:
                 next_status += STATUS_INTERVAL_S
                 self._evaluate_thresholds()
                 self._write_status()
             gevent.sleep(CONTROL_INTERVAL_S)
+
+    def _check_hard_end(self, now: float) -> None:
+        """The hard end ends the run here too (the workers stop by themselves; a fleet's
+        agent also signals the master): the manifest must not call it finished."""
+        if not self.hard_end_epoch or now < self.hard_end_epoch or self.should_stop():
+            return
+        if self.state in (RunState.STARTING, RunState.RUNNING, RunState.DRAINING):
+            self._set_abort("the hard end was reached before the run ended", AbortedBy.HARD_END)
+            self.state = RunState.ABORTING
 
     def _excuse_own_stall(self, stall_s: float) -> None:
         """A master frozen for a while (a starved process) heard no beats meanwhile: the
@@ -548,7 +558,7 @@ class FleetController:
             clock_offsets_ms={w.worker: round(w.clock_offset_ms, 3) for w in self.workers.values()},
             lost_workers=[self.endings.lost_detail(x) for x in self.lost_workers],
             stalled_workers=list(self.stalled_workers),
-            extra=self.endings.manifest_extra(self.incomplete_reasons()),
+            **self.endings.manifest_fields(self.incomplete_reasons()),
             abort=abort,
             untrustworthy=self.untrustworthy_reasons(),
             totals=Totals(sum(self._totals.values()), dict(self._totals), self._late),
@@ -556,9 +566,9 @@ class FleetController:
                     "health report (includes one-way message delay)"},
         )  # fmt: skip
         if self.search is not None:
-            manifest.extra["search"] = self.search.record()  # the report's search section
+            manifest.search = self.search.record()  # the report's search section
         # #21: which client drives the scenario's class and why, ignored wait_time
-        manifest.extra["scenario_client"] = describe_for_manifest(self.environment, self.schedule)
+        manifest.scenario_client = describe_for_manifest(self.environment, self.schedule)
         return manifest
 
 

@@ -3,8 +3,8 @@
 `FleetController` keeps one `EndingBook` and feeds it every worker health report. At
 the end it asks the book to collect the workers' last reports (`collect_final`), who
 stopped the run when the master did not decide it itself (`outside_stop`), what makes
-the run incomplete (`incomplete_reasons`) and what goes into the manifest beside the
-typed fields (`manifest_extra`: per-part row counts, failures, workers that left).
+the run incomplete (`incomplete_reasons`) and its manifest fields (`manifest_fields`:
+per-part row counts, failures, workers that left, why the records are incomplete).
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ class EndingBook:
         return {**lost, "records_counted": counted, "records_in_parts": in_parts,
                 "records_missing": max(counted - in_parts, 0)}  # fmt: skip
 
-    def manifest_extra(self, incomplete: list[str]) -> dict[str, Any]:
+    def manifest_fields(self, incomplete: list[str]) -> dict[str, Any]:
+        """`Manifest` keyword arguments: parts, worker_failures, left_workers, incomplete."""
         return {
             "parts": dict(sorted(self.parts.items())),
             "worker_failures": list(self.failures.values()),

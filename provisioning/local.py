@@ -24,7 +24,7 @@ from typing import Any
 from surge.provisioning.scenario import ScenarioSetup, find_locustfile, local_scenario
 
 from surge.errors import InfrastructureError, SurgeError
-from surge.results import FINAL_STATES, STATUS_FILE, Manifest
+from surge.results import FINAL_STATES, STATUS_FILE, Manifest, parse_status
 from surge.schedule import load_schedule
 
 ENGINE_LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "engine.py"
@@ -148,13 +148,9 @@ def run_local(
     if target:
         schedule = schedule.with_target(target)
     setup = scenario or local_scenario(schedule_path, schedule)
-    scenario = setup.locustfile
-    run_dir = Path(run_dir).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    logs = Path(log_dir).resolve() if log_dir else run_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    run_dir, logs = _directories(run_dir, log_dir)
     port = free_port()
-    common = {"scenario_locustfile": scenario, "run_dir": run_dir, "run_id": run_id}
+    common = {"scenario_locustfile": setup.locustfile, "run_dir": run_dir, "run_id": run_id}
     role = Role.MASTER if workers > 0 else Role.STANDALONE
     master_cmd = locust_command(
         role, schedule_path=schedule_path, target=target, master_port=port,
@@ -164,25 +160,14 @@ def run_local(
     env = {**setup.process_env(), "PYTHONPATH": python_path()}
     procs: list[subprocess.Popen] = []
     interrupted = False
-    started = time.time()
-    deadline = _deadline(schedule, started, ui)
+    deadline = _deadline(schedule, time.time(), ui)
     try:
-        master = _spawn(master_cmd, logs / "master.log", env, setup.cwd)
-        procs.append(master)
-        for i in range(workers):
-            cmd = locust_command(Role.WORKER, master_port=port, **common)
-            procs.append(_spawn(cmd, logs / f"worker-{i}.log", env, setup.cwd))
-        last_status = None
-        while master.poll() is None:
-            if time.time() > deadline:
-                raise InfrastructureError(
-                    "the run did not end by the schedule's hard end; stopped it", str(run_dir)
-                )
-            last_status = _report_status(run_dir, last_status, on_status)
-            if ui_hold is not None and _run_over(run_dir):
-                break  # a UI master outlives the run; the run itself is over
-            time.sleep(POLL_INTERVAL_S)
-        _report_status(run_dir, last_status, on_status)
+        worker_cmd = locust_command(Role.WORKER, master_port=port, **common)
+        commands = [("master", master_cmd)] + [(f"worker-{i}", worker_cmd) for i in range(workers)]
+        for name, cmd in commands:  # appended one by one: a failed start stops the others
+            procs.append(_spawn(cmd, logs / f"{name}.log", env, setup.cwd))
+        master = procs[0]
+        _watch(master, run_dir, deadline, on_status, until_over=ui_hold is not None)
         if ui_hold is not None and master.poll() is None:
             ui_hold()
         for p in procs[1:]:
@@ -194,6 +179,19 @@ def run_local(
         _stop_all(procs)
         if interrupted:
             _report_status(run_dir, None, on_status)
+    return _result(procs, run_dir, interrupted)
+
+
+def _directories(run_dir: str | Path, log_dir: str | Path | None) -> tuple[Path, Path]:
+    """The run directory and the log directory, absolute (Locust runs elsewhere), made."""
+    run_dir = Path(run_dir).resolve()
+    logs = Path(log_dir).resolve() if log_dir else run_dir / "logs"
+    for folder in (run_dir, logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    return run_dir, logs
+
+
+def _result(procs: list[subprocess.Popen], run_dir: Path, interrupted: bool) -> LocalRunResult:
     manifest = None
     with contextlib.suppress(SurgeError):  # none, or a broken one: the exit code says why
         manifest = Manifest.load(run_dir)
@@ -204,6 +202,29 @@ def run_local(
         worker_exit_codes=[p.returncode for p in procs[1:]],
         manifest=manifest,
     )
+
+
+def _watch(
+    master: subprocess.Popen,
+    run_dir: Path,
+    deadline: float,
+    on_status: Callable | None,
+    *,
+    until_over: bool,
+) -> None:
+    """Follow the run's status until the master exits (or, `until_over`, until the run is
+    over: a UI master outlives it); past the hard end it is an infrastructure error."""
+    last_status = None
+    while master.poll() is None:
+        if time.time() > deadline:
+            raise InfrastructureError(
+                "the run did not end by the schedule's hard end; stopped it", str(run_dir)
+            )
+        last_status = _report_status(run_dir, last_status, on_status)
+        if until_over and _run_over(run_dir):
+            break
+        time.sleep(POLL_INTERVAL_S)
+    _report_status(run_dir, last_status, on_status)
 
 
 def _run_over(run_dir: Path) -> bool:
@@ -255,7 +276,7 @@ def _report_status(run_dir: Path, last: str | None, on_status: Callable | None) 
         return last
     if text != last:
         with contextlib.suppress(ValueError):
-            on_status(json.loads(text))
+            on_status(parse_status(text, str(run_dir / STATUS_FILE)))  # version checked
     return text
 
 

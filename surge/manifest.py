@@ -38,7 +38,9 @@ MANIFEST = "manifest.json"
 #: engine): the one default. Here, not in `results`, so the CLI reads it without pyarrow.
 DEFAULT_RESULTS_DIR = Path("results")
 FORMAT_VERSION = 1  # the major version: readers refuse another one
-FORMAT_MINOR = 1  # 1: typed (abort, format_minor, scenario_bundle); 0: the untyped format 1
+#: 2: parts, worker_failures, left_workers, incomplete, search, scenario_client typed;
+#: 1: typed (abort, format_minor, scenario_bundle); 0: the untyped format 1
+FORMAT_MINOR = 2
 KNOWN_FORMAT_VERSIONS = frozenset({FORMAT_VERSION})
 
 
@@ -125,6 +127,13 @@ class Manifest:
         untrustworthy: reasons the engine found the numbers untrustworthy (empty: none).
         totals: requests and outcomes the master counted.
         scenario_bundle: hash of the scenario files the workers ran (None: not bundled).
+        scenario_client: which client drove the scenario's User class and why (#21).
+        parts: rows per request part, ``"<worker>/part-NNNNN.parquet"`` -> rows, as the
+            recorders reported them (the report finds damaged or missing parts by them).
+        worker_failures, left_workers: workers that failed (disk full...) or left early
+            (spot notice), as the master heard it.
+        incomplete: why the records are known to be incomplete (empty: they are not).
+        search: the knee search's record (`load.search` runs; None otherwise).
         extra: keys this surge does not know (from a newer minor), kept for the round trip.
     """
 
@@ -144,6 +153,12 @@ class Manifest:
     untrustworthy: list[str] = field(default_factory=list)
     totals: Totals | None = None
     scenario_bundle: str | None = None
+    scenario_client: dict[str, Any] | None = None
+    parts: dict[str, int] = field(default_factory=dict)
+    worker_failures: list[dict[str, Any]] = field(default_factory=list)
+    left_workers: list[dict[str, Any]] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    search: dict[str, Any] | None = None
     engine: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=tool_versions)
     host: str = field(default_factory=socket.gethostname)
@@ -195,6 +210,12 @@ class Manifest:
             "trust": {"trustworthy": self.trustworthy, "reasons": list(self.untrustworthy)},
             "totals": None if self.totals is None else vars(self.totals).copy(),
             "scenario_bundle": self.scenario_bundle,
+            "scenario_client": self.scenario_client,
+            "parts": dict(self.parts),
+            "worker_failures": list(self.worker_failures),
+            "left_workers": list(self.left_workers),
+            "incomplete": list(self.incomplete),
+            "search": self.search,
             "engine": dict(self.engine),
         }
         return data
@@ -238,6 +259,12 @@ class Manifest:
             untrustworthy=_reasons(r.mapping("trust")),
             totals=_totals(r.mapping("totals")),
             scenario_bundle=r.text("scenario_bundle"),
+            scenario_client=r.mapping("scenario_client"),
+            parts={str(k): int(v) for k, v in (r.mapping("parts") or {}).items()},
+            worker_failures=r.list_of_mappings("worker_failures"),
+            left_workers=r.list_of_mappings("left_workers"),
+            incomplete=[str(x) for x in data.get("incomplete") or [] if x],
+            search=r.mapping("search"),
             engine=r.mapping("engine") or {},
             versions={k: str(v) for k, v in (r.mapping("versions") or {}).items()},
             host=r.text("host") or "",
@@ -278,7 +305,8 @@ _KNOWN_KEYS = frozenset(
         "format_version", "format_minor", "run_id", "schedule", "schedule_yaml", "versions",
         "host", "workers", "master", "started_at", "ended_at", "hard_end", "state",
         "clock_offsets_ms", "lost_workers", "stalled_workers", "abort_reason", "abort",
-        "trust", "totals", "scenario_bundle", "engine",
+        "trust", "totals", "scenario_bundle", "scenario_client", "parts", "worker_failures",
+        "left_workers", "incomplete", "search", "engine",
     }
 )  # fmt: skip
 

@@ -284,36 +284,100 @@ class S3Store:
         return self._call("clock check against", S3Url(bucket), head)
 
     # -- folders
+    def objects(self, prefix: S3Url) -> dict[str, tuple[int, str]]:
+        """key -> (size, ETag without quotes) of every object under `prefix` (a folder)."""
+        folder = prefix.key + "/" if prefix.key else ""
+
+        def listing() -> dict[str, tuple[int, str]]:
+            found: dict[str, tuple[int, str]] = {}
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=prefix.bucket, Prefix=folder):
+                for obj in page.get("Contents", ()):
+                    found[obj["Key"]] = (int(obj["Size"]), str(obj.get("ETag", "")).strip('"'))
+            return found
+
+        return self._call("listing of", prefix, listing)
+
     def upload_tree(
         self, local_dir: str | Path, prefix: S3Url, skip: Callable[[Path], bool] | None = None
     ) -> list[Path]:
-        """Upload every file under `local_dir` below `prefix`, keeping relative paths."""
+        """Upload every file under `local_dir` below `prefix`, keeping relative paths,
+        `TRANSFER_THREADS` at a time. Resumes: a file already there with the same content
+        (size and MD5 ETag) is not sent again. Returns every file that is now there."""
         root = Path(local_dir)
+        there = self.objects(prefix)
+        base = prefix.key + "/" if prefix.key else ""
+        todo: list[tuple[Path, S3Url]] = []
         done = []
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             rel = path.relative_to(root)
             if rel.name.startswith(".") or (skip and skip(rel)):
                 continue  # temp files of atomic writes
-            self.put_file(prefix.join(rel.as_posix()), path)
             done.append(path)
+            if not _same(path, there.get(base + rel.as_posix())):
+                todo.append((path, prefix.join(rel.as_posix())))
+        _in_parallel([lambda p=path, u=url: self.put_file(u, p) for path, url in todo])
         return done
 
     def download_tree(
         self, prefix: S3Url, local_dir: str | Path, skip: Callable[[str], bool] | None = None
     ) -> list[Path]:
-        """Download every object under `prefix` into `local_dir`, keeping relative paths."""
+        """Download every object under `prefix` into `local_dir`, keeping relative paths,
+        `TRANSFER_THREADS` at a time. Resumes: a local file with the same content (size
+        and MD5 ETag) is kept, so a fetch interrupted half-way goes on where it stopped."""
         root = Path(local_dir)
         base = prefix.key + "/" if prefix.key else ""
+        todo: list[tuple[S3Url, Path]] = []
         done = []
-        for key in self.list_keys(prefix):
+        for key, meta in sorted(self.objects(prefix).items()):
             rel = key[len(base) :]
             if not rel or rel.endswith("/") or (skip and skip(rel)):
                 continue
             target = (root / rel).resolve()
             if root.resolve() not in target.parents:
                 raise S3Error("refusing an object key that leaves the folder", key)
-            done.append(self.get_file(S3Url(prefix.bucket, key), target))
+            done.append(target)
+            if not _same(target, meta):
+                todo.append((S3Url(prefix.bucket, key), target))
+        _in_parallel([lambda u=url, t=target: self.get_file(u, t) for url, target in todo])
         return done
+
+
+#: objects transferred at once by `upload_tree`/`download_tree` (boto3 clients are
+#: thread-safe; its connection pool holds 10)
+TRANSFER_THREADS = 8
+
+
+def _in_parallel(jobs: list[Callable[[], Any]]) -> None:
+    """Run `jobs` on `TRANSFER_THREADS` threads; the first error is raised once every
+    started job has ended (each has its own retries), later jobs are not started."""
+    if len(jobs) <= 1:
+        for job in jobs:
+            job()
+        return
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    with ThreadPoolExecutor(min(TRANSFER_THREADS, len(jobs))) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            future.cancel()  # not started yet: skipped
+        for future in finished:
+            if future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+
+
+def _same(path: Path, meta: tuple[int, str] | None) -> bool:
+    """Is `path` the object described by (size, ETag)? A single-part upload's ETag is
+    the MD5 of its bytes; a multipart one (with '-') is never taken as the same."""
+    if meta is None or not path.is_file():
+        return False
+    size, etag = meta
+    if path.stat().st_size != size or "-" in etag or not etag:
+        return False
+    import hashlib
+
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() == etag
 
 
 def _final_error(what: str, where: S3Url, failure: Failure, exc: BaseException) -> S3Error:

@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+
 from surge.analysis import build_report
 from surge.analysis.verdict import VerdictStatus
 from surge.cli import main
-
-from surge.manifest import Abort, AbortedBy, RunState
+from surge.manifest import Abort, AbortedBy, Manifest, RunState
 from surge.results import list_parts
 from tests.helpers.runs import hold, make_run
 
@@ -39,9 +39,9 @@ def test_a_damaged_and_a_truncated_part_are_named_and_the_rest_is_reported(tmp_p
     run_dir = _run(tmp_path / "a", state=RunState.FINISHED)
     counts = _part_counts(run_dir)
     # the recorder's per-part counts, as the master writes them into the manifest
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    manifest["parts"] = counts
-    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    manifest = Manifest.load(run_dir)
+    manifest.parts = counts
+    manifest.dump(run_dir)
     total = sum(counts.values())
     garbled, truncated = list_parts(run_dir)[0], list_parts(run_dir)[4]
     garbled.write_bytes(os.urandom(garbled.stat().st_size))

@@ -7,6 +7,7 @@ tests/runs/test_search.py; these are the pure pieces with exact expected values.
 from __future__ import annotations
 
 import pytest
+
 from surge.analysis.search import bracket_text, staircase_cost, versus_baseline
 
 SPEC = {"from": 10.0, "max": 1000.0, "hold_s": 4.0, "resolution": 0.05}

@@ -259,3 +259,20 @@ def test_surge_report_writes_the_same_files_with_either_engine(
     assert csvs and csvs == {name for name in files["frame"] if name.endswith(".csv")}
     for name in csvs:
         assert files["stream"][name] == files["frame"][name], name
+
+
+def test_a_run_longer_than_two_hours_reports_per_minute_with_charts(tmp_path: Path) -> None:
+    """The whole report (HTML, charts, CSVs) of a 3-hour run: a per-minute timeline whose
+    latency keeps the worst second; the stage numbers stay exact."""
+    from surge.analysis.report import build_report
+
+    rows = hold(rate=0.05, start_s=0, duration_s=3 * 3600, latency_s=0.01)
+    rows += [Req(offset_s=7205.5, latency_s=2.5)]  # one slow second in minute 120
+    run_dir = make_run(tmp_path, stages=[{"rps": 0.05, "duration": "3h"}], requests=rows)
+    report = build_report(run_dir, charts=True)
+    timeline = report.timeline
+    assert len(timeline) == 180 and timeline["second"].iloc[1] == 60
+    assert timeline.loc[timeline["second"] == 7200, "max"].item() == 2.5
+    assert timeline["requests"].sum() == len(rows)
+    assert report.stages["requests"].item() == sum(r.offset_s >= 5 for r in rows)
+    assert (run_dir / "report" / "index.html").stat().st_size > 0

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from surge.cli.demo import DEMO_SEARCH, run_demo
 
+from surge.cli.demo import DEMO_SEARCH, run_demo
 from surge.errors import ExitCode
 from surge.schedule import load_schedule
 

@@ -145,3 +145,41 @@ def surge_run_ui(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+@contextlib.contextmanager
+def serving_view(view: Any) -> Iterator[str]:
+    """The surge view's blueprint on a bare Flask app (no Locust process), for page tests
+    that choose what ``api/status`` says; yields the page's URL."""
+    import threading
+
+    from flask import Flask
+    from werkzeug.serving import make_server
+
+    from surge.locustfiles.webui.plugin import URL_PREFIX, _blueprint
+
+    app = Flask(__name__)
+    app.register_blueprint(_blueprint(view, environment=None), url_prefix=URL_PREFIX)
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}{URL_PREFIX}/"
+    finally:
+        server.shutdown()
+
+
+def canned_view(schedule_yaml: str, run_dir: Path, status: dict[str, Any]) -> Any:
+    """A surge view of `schedule_yaml` whose live status is `status` (change it to move on)."""
+    from surge.locustfiles.webui.live import SurgeView
+    from surge.locustfiles.webui.report import ReportBuilder
+    from surge.schedule import parse_schedule
+
+    return SurgeView(
+        schedule=parse_schedule(schedule_yaml),
+        run_dir=run_dir,
+        report=ReportBuilder(run_dir),
+        runner_state=lambda: "running",
+        worker_count=lambda: 1,
+        status_source=lambda: status,
+    )

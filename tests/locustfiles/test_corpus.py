@@ -114,10 +114,10 @@ def check_run(run_dir: Path, case: Case) -> collections.Counter:
 def test_corpus_file_runs_unmodified_on_both_clients(tmp_path: Path, target: str, case: Case):
     on_surge = run_corpus_file(tmp_path / "surge", target, case, "auto", cli=True)
     surge_names = check_run(on_surge, case)
-    assert read_manifest(on_surge).extra["scenario_client"]["client"] == "surge"
+    assert (read_manifest(on_surge).scenario_client or {})["client"] == "surge"
     assert ", surge client" in (on_surge / "report" / "summary.md").read_text()
 
     on_locust = run_corpus_file(tmp_path / "locust", target, case, "locust", cli=False)
     locust_names = check_run(on_locust, case)
-    assert read_manifest(on_locust).extra["scenario_client"]["client"] == "locust"
+    assert (read_manifest(on_locust).scenario_client or {})["client"] == "locust"
     assert set(surge_names) == set(locust_names)  # same names, all "ok" (checked above)

@@ -3,7 +3,8 @@
 The shop's hot partition takes `CAPACITY` writes per second and every arrival is a
 purchase, so the capacity its configuration implies is `CAPACITY` req/s: with uniform
 arrivals every rate up to it passes and every rate `resolution` above it throttles
-more than 1 % of purchases. Holds are 4 s, so each search takes about a minute.
+more than 1 % of purchases. Holds are 4 s, so each search takes about a minute. The
+last test runs a search through the agent path (S3, a master agent, two worker agents).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.agents import REPO_ROOT
+from surge.cli import main
+from surge.results import read_requests
+from tests.helpers.agents import REPO_ROOT, live_schedule_yaml
+from tests.helpers.fleet import Fleet, fetch
 from tests.helpers.locust import RERUN_IF_OVERLOADED, machine_load
 from tests.helpers.shop import ShopHandle, running_shop
 
@@ -184,3 +188,34 @@ def test_require_above_the_knee_fails_the_verdict(tmp_path: Path, hot_shop) -> N
     assert summary["search"]["require_met"] is False
     failed = [c for c in summary["verdict"]["thresholds"] if not c["passed"]]
     assert [c["rule"] for c in failed] == ["knee >= 150/s (search.require)"]
+
+
+@RERUN_IF_OVERLOADED
+def test_a_fleet_of_agents_is_steered_through_its_plans(fleet: Fleet, tmp_path: Path) -> None:
+    """The agent path (schedule from S3, a master agent and two worker agents, results
+    uploaded): the master decides every step and both workers follow it."""
+    with running_shop(products=1) as shop:
+        text = live_schedule_yaml(name="fleet", target=shop.url, stages="[]").replace(
+            "load: {stages: []}", "load: {search: {from: 20, max: 40, hold: 4s}}"
+        ) + "thresholds: [p95 < 3s]\n"  # fmt: skip
+        path = tmp_path / "search.yaml"
+        path.write_text(text)
+        url = f"s3://{fleet.bucket}/schedules/{fleet.run_id}.yaml"
+        assert main(["schedule", "push", str(path), url]) == 0
+        fleet.start("master", "master", expect_workers=2)
+        fleet.start("w1", "worker")
+        fleet.start("w2", "worker")
+        codes = fleet.wait(timeout=120)
+    assert codes["master"] in (0, 3), fleet.output("master")  # 3: this busy machine lagged
+    dest = fetch(fleet)
+    summary = json.loads((dest / "report" / "summary.json").read_text())
+    search = summary["search"]
+    require_generators_kept_up(search)
+    assert search["end"] == "above max", search["end_reason"]
+    assert [s["rate"] for s in search["steps"]] == [20, 40]
+    # both workers sent during both steps: the second step reached them by plan
+    frame = read_requests(dest, columns=["worker", "stage"]).to_pandas()
+    steps = {s["stage"] for s in search["steps"]}
+    per_worker = frame[frame["stage"].isin(steps)].groupby("worker", observed=True)["stage"]
+    assert per_worker.nunique().to_dict() == {w: 2 for w in per_worker.groups}
+    assert len(per_worker.groups) == 2

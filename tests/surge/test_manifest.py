@@ -48,6 +48,12 @@ def full_manifest() -> Manifest:
         untrustworthy=["1 worker(s) lost during the run"],
         totals=Totals(60, {"ok": 58, "error": 2}, 1),
         scenario_bundle="ab" * 32,
+        scenario_client={"client": "surge", "why": "a SurgeHttpUser"},
+        parts={"ip-1-101/part-00000.parquet": 58},
+        worker_failures=[{"id": "ip-1-102", "what": "disk full", "at": "2026-11-27T10:00:05Z"}],
+        left_workers=[{"id": "ip-1-103", "why": "spot"}],
+        incomplete=["1 part damaged"],
+        search={"spec": {"from": 100}, "steps": []},
         engine={"note": "x"},
     )
 

@@ -6,21 +6,11 @@ The view's blueprint is served by a plain Flask app (no Locust process): the pag
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
-from werkzeug.serving import make_server
-
-from surge.locustfiles.webui.live import SurgeView
-from surge.locustfiles.webui.plugin import URL_PREFIX, _blueprint
-from surge.locustfiles.webui.report import ReportBuilder
-from surge.provisioning.local import free_port
-from surge.schedule import parse_schedule
 from tests.helpers.browser import open_page
+from tests.helpers.webui import canned_view, serving_view
 
 SCHEDULE = """
 name: knee
@@ -38,34 +28,16 @@ SEARCH = {
 }  # fmt: skip
 
 
-@contextmanager
-def serving(view: SurgeView) -> Iterator[str]:
-    app = Flask(__name__)
-    app.register_blueprint(_blueprint(view, environment=None), url_prefix=URL_PREFIX)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}{URL_PREFIX}/"
-    finally:
-        server.shutdown()
-
-
 def test_a_knee_search_shows_its_bracket_and_steps(tmp_path: Path) -> None:
     status: dict[str, Any] = {
         "state": "running", "run_id": "knee-1", "started_at": "2026-11-27T10:00:00Z",
         "elapsed_s": 35.0, "remaining_s": 60.0, "stage_index": 3, "stage_count": 4,
         "workers": [], "thresholds": [], "search": SEARCH,
     }  # fmt: skip
-    view = SurgeView(
-        schedule=parse_schedule(SCHEDULE),
-        run_dir=tmp_path,
-        report=ReportBuilder(tmp_path),
-        runner_state=lambda: "running",
-        worker_count=lambda: 1,
-        status_source=lambda: status,
-    )
-    with serving(view) as url, open_page(url) as (page, errors):
+    with (
+        serving_view(canned_view(SCHEDULE, tmp_path, status)) as url,
+        open_page(url) as (page, errors),
+    ):
         page.wait_for_selector("#search:not([hidden])")
         assert page.locator("#search-bracket").inner_text() == (
             "knee between 200 req/s and 300 req/s (resolution 5 %)"
