@@ -187,6 +187,17 @@ def _log_latency_axis(ax: plt.Axes, values: np.ndarray) -> None:
         ax.set_yscale("log")
         ax.set_ylim(max(finite.min() / 1.5, 1e-5), finite.max() * 4)
     ax.yaxis.set_major_formatter(FuncFormatter(_seconds_label))
+    # matplotlib labels a short log axis's minor ticks itself, as "2 x 10^-3" beside
+    # "10 ms": label them in the same unit (2 and 5 only), or not at all when majors suffice
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: _minor_label(ax, v)))
+
+
+def _minor_label(ax: plt.Axes, value: float) -> str:
+    low, high = ax.get_ylim()
+    if value <= 0 or low <= 0 or high / low > 30:
+        return ""
+    mantissa = round(value / 10 ** math.floor(math.log10(value)), 6)
+    return _seconds_label(value) if mantissa in (2.0, 5.0) else ""
 
 
 def load_chart(stage_table: pd.DataFrame, slo_s: float | None, knee_rps: float | None) -> str:

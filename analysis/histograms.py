@@ -23,7 +23,7 @@ from surge.analysis.percentiles import PERCENTILES, GroupStats, nearest_rank
 VALUE_BITS = 40  # values up to 2**40 us (12 days): any latency
 VALUE_MASK = (1 << VALUE_BITS) - 1
 MAX_GROUPS = 1 << (63 - VALUE_BITS)  # group ids stay below this (8 million)
-MERGE_AT = 1 << 22  # pending raw keys (32 MB) sorted into the table beyond this
+MERGE_AT = 1 << 21  # pending raw keys (16 MB) sorted into the table beyond this
 
 
 class ValueCounts:

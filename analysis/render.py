@@ -336,19 +336,7 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
         ]
         lines.append("")
     lines += render_endpoints.markdown_lines(s, lat, num, pct)
-    lines += [
-        "",
-        "| stage | offered/s | sent/s | achieved/s (answered) | p95 | p99 | success | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in s["stages"]:
-        name = f"{r['stage'] + 1}" + (f" {r['name']}" if r.get("name") else "")  # from 1
-        name += f" ({r['kind']})" if not r["steady"] else ""
-        lines.append(
-            f"| {name} | {num(r['offered_rps'])} | {num(r['sent_rps'])} "
-            f"| {num(r['achieved_rps'])} | {lat(r['p95'])} "
-            f"| {lat(r['p99'])} | {pct(r['success_rate'])} | {r['errors'] or ''} |"
-        )
+    lines += markdown_stage_table(s["stages"])
     if s["comparison"]:
         c = s["comparison"]
         lines += [
@@ -374,6 +362,24 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
         f"${serving['result']['servers']['total_usd']:,.0f} ({serving['prices']}, defaults).",
     ]
     return _write(out / "summary.md", "\n".join(lines) + "\n")
+
+
+def markdown_stage_table(stages: list[dict[str, Any]]) -> list[str]:
+    """summary.md's stage table, one row per stage (numbered from 1)."""
+    lines = [
+        "",
+        "| stage | offered/s | sent/s | achieved/s (answered) | p95 | p99 | success | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in stages:
+        name = f"{r['stage'] + 1}" + (f" {r['name']}" if r.get("name") else "")
+        name += f" ({r['kind']})" if not r["steady"] else ""
+        lines.append(
+            f"| {name} | {num(r['offered_rps'])} | {num(r['sent_rps'])} "
+            f"| {num(r['achieved_rps'])} | {lat(r['p95'])} "
+            f"| {lat(r['p99'])} | {pct(r['success_rate'])} | {r['errors'] or ''} |"
+        )
+    return lines
 
 
 def write_junit(s: dict[str, Any], out: Path) -> Path:

@@ -71,14 +71,15 @@ from surge.errors import RunDirError
 from surge.manifest import Manifest
 from surge.results import MANIFEST, REQUESTS_DIR, list_parts, read_manifest
 
-BATCH_ROWS = 1 << 20  # rows decoded at a time from a (compacted, large) part
+#: rows aggregated at a time: small parts are gathered up to this, big (compacted) ones
+#: are decoded in pieces of this size
+BATCH_ROWS = 1 << 19
 PER_SECOND_MAX_S = 2 * 3600  # longer timelines are per minute
 COARSE_S = 60
-FINALISE_EVERY = 1 << 21
-READ_THREADS = (
-    records.READ_THREADS
-)  # parts decoded in threads ahead of the aggregation (Arrow frees the GIL)
-READ_AHEAD = 4  # pending per-second rows summarised beyond this many
+FINALISE_EVERY = 1 << 20  # pending per-second rows: summarised (when final) beyond this
+#: parts decoded in threads ahead of the aggregation (Arrow frees the GIL while decoding)
+READ_THREADS = records.READ_THREADS
+READ_AHEAD = 4
 
 
 class OutcomeCounts:

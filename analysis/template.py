@@ -41,6 +41,10 @@ table { border-collapse: collapse; width: 100%; font-size: 12.5px; font-variant-
 th, td { padding: 5px 8px; border-bottom: 1px solid #eaeef2; text-align: right; white-space: nowrap; }
 th { background: var(--card); font-weight: 600; color: #31373d; }
 td.l, th.l { text-align: left; } td.wrap { white-space: normal; text-align: left; }
+/* 16 columns fit the page: tighter cells, headers and long endpoint names may wrap */
+table.endpoints th, table.endpoints td, .endpoint-stages th, .endpoint-stages td { padding: 5px 4px; }
+table.endpoints th, .endpoint-stages th { white-space: normal; }
+table.endpoints td.l { white-space: normal; overflow-wrap: anywhere; min-width: 9em; }
 tr.ramp td { color: var(--muted); }
 .pass { color: var(--ok); font-weight: 600; } .fail { color: var(--bad); font-weight: 600; }
 figure { margin: 14px 0 22px; break-inside: avoid; page-break-inside: avoid; }

@@ -56,7 +56,7 @@ from locust.exception import ResponseError, StopTest
 
 import surge
 from surge.locustfiles.deadlines import DEADLINES, Deadline
-from surge.locustfiles.error_types import response_error_type
+from surge.locustfiles.error_types import response_error_type, status_line
 from surge.locustfiles.guard import HostNotAllowedError, check_host
 from surge.locustfiles.http_response import (
     FAILURE_FROM_STATUS,
@@ -64,7 +64,6 @@ from surge.locustfiles.http_response import (
     SurgeResponse,
     find_header,
     parse_head,
-    status_phrase,
 )
 from surge.locustfiles.verbs import HttpVerbs
 
@@ -305,7 +304,7 @@ class SurgeSession(HttpVerbs):
         if error is None and status >= FAILURE_FROM_STATUS:
             # named by the answer's own failure type (README "Results", `error` column)
             response.error = error = HTTPStatusError(
-                response_error_type(response) or f"HTTP {status} {status_phrase(status)}"
+                response_error_type(response) or status_line(status)
             )
             error.status = status
         user = self.user

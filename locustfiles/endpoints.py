@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from surge.locustfiles.error_types import live_kind
 from surge.locustfiles.histogram import bucket_counts
 
 MAX_ENDPOINTS = 30  # distinct request names kept per run; the rest are OTHER
 MAX_ERROR_TYPES = 10  # distinct error types kept per endpoint; the rest are OTHER
 OTHER = "other"
 NOT_SENT = -1  # the recorder's marker for a dropped request's service time
-FAILED_OUTCOMES = frozenset({"error", "timeout"})
 
 
 class EndpointNames:
@@ -44,25 +44,6 @@ class EndpointNames:
             self._known.add(name)
             return name
         return OTHER
-
-
-def error_type(outcome: str, status: int, error: str | None) -> str:
-    """A short, low-cardinality kind of failure: ``HTTP 503``, ``ConnectionRefusedError``...
-
-    Empty for answered requests; ``late``/``stopped`` for dropped ones (why never sent).
-    """
-    if outcome == "dropped":
-        return "stopped" if error and "stopped" in error else "late"
-    if outcome not in FAILED_OUTCOMES:
-        return ""
-    if status and error and not error.startswith("CatchResponseError"):
-        return error[:60]  # the answer's own failure type (recorder's error column)
-    if status:
-        return f"HTTP {status}"
-    if not error:
-        return outcome
-    head = error.split(":", 1)[0].strip()  # the exception's class
-    return head[:60] or outcome
 
 
 def summarise(
@@ -85,7 +66,7 @@ def summarise(
         triples = Counter((outcomes[i], status_list[i], errors[i]) for i in rows)
         kinds: Counter[str] = Counter()
         for (outcome, status, error), count in triples.items():
-            kinds[f"{outcome}|{error_type(outcome, status, error)}"] += count
+            kinds[f"{outcome}|{live_kind(outcome, status, error)}"] += count
         svc = service_us[idx]
         sent = svc != NOT_SENT
         lat, svc = latency_us[idx][sent], svc[sent]

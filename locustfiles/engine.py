@@ -34,7 +34,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 import surge.locustfiles.webui.plugin  # noqa: F401  (the surge view in the web UI: registers its init listener)
 from surge.errors import SurgeError
-from surge.locustfiles import live_metrics, metrics
+from surge.locustfiles import metrics
 from surge.locustfiles.endings import MSG_STOP
 from surge.locustfiles.fleet import FleetController
 from surge.locustfiles.recorder import warm_up
@@ -188,7 +188,6 @@ def _on_beat(environment: Any, msg: Any, **_kwargs: Any) -> None:
 def _on_health(environment: Any, msg: Any, **_kwargs: Any) -> None:
     assert CONTROLLER is not None
     CONTROLLER.on_health(msg.node_id, msg.data)
-    live_metrics.observe(msg.data)
 
 
 def _stop_worker(**_kwargs: Any) -> None:

@@ -7,17 +7,28 @@ usually names what went wrong. AWS services put it in the ``x-amzn-errortype`` h
 ``message``. The order below is the one documented in the README ("Results"): header,
 JSON type fields, JSON message, the start of the body, and the status line when the
 body is empty. The status itself stays in the ``status`` column.
+
+This module is the one owner of failure types: what a record's ``error`` is
+(`record_error`, called by the recorder) and how it is shown, readable in the report
+(`shown_type`) or short and low-cardinality in the live table and /metrics
+(`live_kind`). It imports neither Locust nor pandas: the report imports it too.
 """
 
 from __future__ import annotations
 
+import http
 import json
 import re
 from typing import Any
 
-from surge.locustfiles.http_response import status_phrase
+from surge.trust import ERROR_OUTCOMES
 
 MAX_ERROR_CHARS = 200  # the recorder's bound for any error text
+MAX_SHOWN_CHARS = 120  # a failure type in the report's tables
+MAX_KIND_CHARS = 60  # a failure type as a live label (web UI table, Prometheus)
+#: how the ``error`` column carries a scenario's own ``response.failure(text)``
+SCENARIO_FAILURE = "CatchResponseError"
+CATCH_PREFIX = f"{SCENARIO_FAILURE}: "
 BODY_START_CHARS = 120  # how much of an unstructured body names the failure
 TYPE_HEADER = "x-amzn-errortype"
 JSON_TYPE_KEYS = ("__type", "code", "errorType", "error_type", "type")
@@ -41,6 +52,19 @@ def error_type(status: int, type_header: str | None, body: bytes) -> str:
         start = _SPACES.sub(" ", text[:BODY_START_CHARS].decode("utf-8", "replace")).strip()
         if start:
             return start
+    return status_line(status)
+
+
+def status_phrase(status: int) -> str:
+    """The standard reason phrase of `status` ("" for codes without one)."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def status_line(status: int) -> str:
+    """``HTTP 500 Internal Server Error``: the failure type of an answer that names none."""
     return f"HTTP {status} {status_phrase(status)}".strip()
 
 
@@ -80,3 +104,52 @@ def response_error_type(response: Any) -> str | None:
     if isinstance(body, str):
         body = body.encode("utf-8", "replace")
     return error_type(status, header, body)
+
+
+def exception_text(exception: BaseException) -> str:
+    """A failure without an answer to read: ``<ExceptionType>: <message>``."""
+    return f"{type(exception).__name__}: {exception}"[:MAX_ERROR_CHARS]
+
+
+def record_error(exception: BaseException, response: Any, *, scenario_failure: bool) -> str:
+    """The ``error`` column of a failed request: the answer's failure type when there was
+    an error answer, else the exception (a scenario's own ``failure()``, `scenario_failure`,
+    keeps its text: ``CatchResponseError: <text>``)."""
+    if response is not None and not scenario_failure:
+        found = response_error_type(response)
+        if found:
+            return found
+    return exception_text(exception)
+
+
+def shown_type(text: Any, status: int) -> str:
+    """The failure type a person reads in the report: the recorded type, without the
+    wrapper of a scenario's own failure, or ``HTTP <status>`` when nothing was recorded.
+    `text` is the ``error`` column's value (None or NaN when empty)."""
+    if not isinstance(text, str) or not text.strip():
+        return f"HTTP {status}" if status else "no response"
+    if text.startswith(CATCH_PREFIX):
+        text = text[len(CATCH_PREFIX) :]
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 1] + "…"
+
+
+def live_kind(outcome: str, status: int, text: str | None) -> str:
+    """A short, low-cardinality kind of failure for live labels: ``HTTP 503``,
+    ``ConnectionRefusedError``... A scenario's own failure texts vary (they may carry ids),
+    so they show as their status; an exception as its class.
+
+    Empty for answered requests; ``late``/``stopped`` for dropped ones (why never sent).
+    """
+    if outcome == "dropped":
+        return "stopped" if text and "stopped" in text else "late"
+    if outcome not in ERROR_OUTCOMES:
+        return ""
+    if status and text and not text.startswith(SCENARIO_FAILURE):
+        return text[:MAX_KIND_CHARS]  # the answer's own failure type
+    if status:
+        return f"HTTP {status}"
+    if not text:
+        return outcome
+    head = text.split(":", 1)[0].strip()  # the exception's class
+    return head[:MAX_KIND_CHARS] or outcome

@@ -32,7 +32,8 @@ from surge.errors import ExitCode
 from surge.locustfiles import endings, histogram
 from surge.locustfiles.arrivals import CumulativeRate
 from surge.locustfiles.fleet_endings import EndingBook, outside_stop
-from surge.locustfiles.live_endpoints import EndpointSeconds, Window
+from surge.locustfiles.live_endpoints import Window
+from surge.locustfiles.live_metrics import LiveMetrics
 from surge.locustfiles.search import SearchDriver
 from surge.locustfiles.user_class import describe_for_manifest
 from surge.locustfiles.worker import MSG_PLAN, Plan
@@ -125,7 +126,8 @@ class FleetController:
         self.started_at: dt.datetime | None = None
         self.ended_at: dt.datetime | None = None
         self._seconds: dict[int, _Second] = collections.defaultdict(_Second)
-        self._endpoint_seconds = EndpointSeconds()  # for thresholds scoped to an endpoint
+        #: per-endpoint totals and seconds: scoped thresholds, the web UI table, /metrics
+        self.live = LiveMetrics()
         self._lag = collections.Counter()
         self._totals: collections.Counter = collections.Counter()
         self._late = 0
@@ -172,7 +174,7 @@ class FleetController:
             self.state = RunState.STOPPED if stop.by is AbortedBy.PERSON else RunState.ABORTED
         self.ended_at = dt.datetime.now(dt.UTC)
         scoped = {t.name for t in self.schedule.thresholds if t.name is not None}
-        for name in self._endpoint_seconds.unknown(scoped):  # a typo never fails silently
+        for name in self.live.unknown_endpoints(scoped):  # a typo never fails silently
             logger.warning("threshold endpoint %r: no request of that name in this run", name)
         if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
             self._greenlet.kill(block=False)
@@ -239,7 +241,7 @@ class FleetController:
         second.corrected.update({int(k): v for k, v in data["hist_corrected"].items()})
         second.uncorrected.update({int(k): v for k, v in data["hist_uncorrected"].items()})
         second.sent += data["sent"]
-        self._endpoint_seconds.add(int(data["time_us"] // 1_000_000), data.get("endpoints"))
+        self.live.observe(data)
         self._lag.update({int(k): v for k, v in data["lag_hist"].items()})
         self._totals.update(data["outcomes"])
         if self.search is not None:
@@ -362,10 +364,7 @@ class FleetController:
         for s in range(last - seconds + 1, last + 1):
             sec = self._seconds.get(s)
             if sec is not None:
-                merged.outcomes.update(sec.outcomes)
-                merged.corrected.update(sec.corrected)
-                merged.uncorrected.update(sec.uncorrected)
-                merged.sent += sec.sent
+                merged.merge(sec)
         return merged
 
     def _metric(self, threshold: Threshold, window: _Second, seconds: int) -> float | None:
@@ -388,7 +387,7 @@ class FleetController:
         window = self._window(LIVE_WINDOW_S)
         now = time.monotonic()
         for i, t in enumerate(self.schedule.thresholds):
-            sample = window if t.name is None else self._endpoint_seconds.window(
+            sample = window if t.name is None else self.live.endpoint_window(
                 t.name, int(time.time()) - 1, LIVE_WINDOW_S
             )  # None: the endpoint had no request in the window, nothing to judge
             value = None if sample is None else self._metric(t, sample, LIVE_WINDOW_S)

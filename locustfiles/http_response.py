@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import http
 import json as jsonlib
 import zlib
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 import requests
 from locust.exception import CatchResponseError, LocustError, ResponseError
 from requests.structures import CaseInsensitiveDict
+
+from surge.locustfiles.error_types import status_phrase
 
 FAILURE_FROM_STATUS = 400  # like FastHttpSession: 2xx and 3xx are successes
 
@@ -227,11 +228,3 @@ def find_header(header_list: list[tuple[bytes, bytes]], lower_name: bytes) -> st
         if len(name) == len(lower_name) and name.lower() == lower_name:
             return value.decode("latin-1")
     return None
-
-
-def status_phrase(status: int) -> str:
-    """The standard reason phrase of `status` ("" for codes without one)."""
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return ""

@@ -1,11 +1,13 @@
-"""Live per-endpoint windows for thresholds scoped to one endpoint (``p95{name=...} < 1s``).
+"""The master's per-second, per-endpoint samples: the one store of live endpoint seconds.
 
-Workers already send, once a second, each endpoint's outcome counts and latency
-histograms (`locustfiles.endpoints.summarise`, the ``endpoints`` key of a health
-report). The master (`FleetController`) adds them here per second and per endpoint,
-then reads the last seconds of one endpoint as a window with the same fields as its
-fleet-wide window, so one metric function evaluates both: counts and histograms are
-added, percentiles are read from the merged buckets, never averaged.
+Workers send, once a second, each endpoint's outcome counts and latency histograms
+(`locustfiles.endpoints.summarise`, the ``endpoints`` key of a health report). The
+master adds them here per second and per endpoint (`EndpointSeconds`, held by
+`live_metrics.LiveMetrics`, which the `FleetController` owns), and two readers take
+windows of the last seconds: live thresholds scoped to one endpoint
+(``p95{name=...} < 1s``) and the web UI's endpoint table ("the last 5 s"). A window has
+the same fields as the fleet-wide one, so one metric function evaluates both: counts
+and histograms are added, percentiles are read from the merged buckets, never averaged.
 
 A scoped rule names the endpoint as the report does: method + request name
 (``POST /products/{id}/buy``). Workers label by request name alone, so a name
@@ -84,12 +86,19 @@ class EndpointSeconds:
         """The endpoint's merged sample over seconds last-seconds+1 .. last (None: no
         request of it in that time, so nothing to judge)."""
         merged, seen = Window(), False
+        for label, sample in self.recent(last, seconds).items():
+            if matches(rule_name, label):
+                merged.merge(sample)
+                seen = True
+        return merged if seen else None
+
+    def recent(self, last: int, seconds: int) -> dict[str, Window]:
+        """Every label's merged sample over seconds last-seconds+1 .. last."""
+        merged: dict[str, Window] = {}
         for s in range(last - seconds + 1, last + 1):
             for label, sample in self._seconds.get(s, {}).items():
-                if matches(rule_name, label):
-                    merged.merge(sample)
-                    seen = True
-        return merged if seen else None
+                merged.setdefault(label, Window()).merge(sample)
+        return merged
 
     def unknown(self, rule_names: set[str]) -> list[str]:
         """Rule names that matched no endpoint during the whole run."""

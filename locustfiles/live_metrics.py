@@ -1,15 +1,15 @@
 """The master's running totals by endpoint and by worker: for the view's table and /metrics.
 
 `FleetController` keeps what the run's control needs (membership, thresholds, the
-manifest). This keeps what people watch: per-endpoint counts and latency histograms
-for the whole run and per second (so the table can show "the last 5 s" while the run
-lasts and "the whole run" after it), and each worker's latest health. It is fed by the
-same ``surge_health`` messages, in the same process, and only ever adds counts.
+manifest) and owns one `LiveMetrics`, fed from its ``on_health``. This keeps
+per-endpoint counts and latency histograms for the whole run (error types included)
+and per second (`live_endpoints.EndpointSeconds`, the one store of live endpoint
+seconds: the table's "last 5 s" and the live thresholds scoped to one endpoint both
+read it), and each worker's latest health. It only ever adds counts.
 """
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from collections import Counter
@@ -18,9 +18,9 @@ from typing import Any
 
 from surge.locustfiles import histogram
 from surge.locustfiles.endpoints import MAX_ERROR_TYPES, OTHER, EndpointNames
+from surge.locustfiles.live_endpoints import EndpointSeconds, Window
 
 WINDOW_S = 5  # seconds of per-endpoint samples behind the live table (as status.json's p95)
-KEEP_SECONDS = 60  # per-second samples kept (for the window); older ones are dropped
 SUCCESS_OUTCOMES = ("ok", "rejected")  # answered as the shop meant: success_rate's numerator
 
 
@@ -86,7 +86,8 @@ class LiveMetrics:
 
     def __init__(self) -> None:
         self.endpoints: dict[str, EndpointTotals] = {}
-        self.seconds: dict[int, dict[str, EndpointTotals]] = {}
+        #: per second, by the workers' own labels (scoped thresholds match those)
+        self.seconds = EndpointSeconds()
         self.workers: dict[str, dict[str, Any]] = {}  # worker id -> its latest health report
         self.late = 0
         self.dropped = 0
@@ -110,13 +111,10 @@ class LiveMetrics:
                     "in_flight", "done", "host",
                 )
             }  # fmt: skip
-            per_second = self.seconds.setdefault(second, {})
             for raw, figures in (data.get("endpoints") or {}).items():
                 name = self._labels.label(raw)
                 self.endpoints.setdefault(name, EndpointTotals()).add(figures, MAX_ERROR_TYPES)
-                per_second.setdefault(name, EndpointTotals()).add(figures)
-            for old in [s for s in self.seconds if s < second - KEEP_SECONDS]:
-                del self.seconds[old]
+            self.seconds.add(second, data.get("endpoints"))
 
     def snapshot(self) -> tuple[dict[str, EndpointTotals], dict[str, dict[str, Any]]]:
         """Copies of the whole-run endpoint totals and the workers' latest health."""
@@ -128,27 +126,35 @@ class LiveMetrics:
                 endpoints[name] = copy
             return endpoints, {w: dict(h) for w, h in self.workers.items()}
 
-    def window(
-        self, seconds: int = WINDOW_S, now: float | None = None
-    ) -> dict[str, EndpointTotals]:
-        """Per-endpoint totals of the last `seconds` complete seconds."""
+    def window(self, seconds: int = WINDOW_S, now: float | None = None) -> dict[str, Window]:
+        """Per-endpoint samples of the last `seconds` complete seconds, by table name."""
         last = int(now if now is not None else time.time()) - 1
-        merged: dict[str, EndpointTotals] = collections.defaultdict(EndpointTotals)
+        merged: dict[str, Window] = {}
         with self._lock:
-            for s in range(last - seconds + 1, last + 1):
-                for name, totals in self.seconds.get(s, {}).items():
-                    merged[name].merge(totals)
-        return dict(merged)
+            for raw, sample in self.seconds.recent(last, seconds).items():
+                # every stored label was seen by `observe`: the same table name as then
+                merged.setdefault(self._labels.label(raw), Window()).merge(sample)
+        return merged
+
+    def endpoint_window(self, rule_name: str, last: int, seconds: int) -> Window | None:
+        """The sample a threshold scoped to `rule_name` is judged on (None: no request)."""
+        with self._lock:
+            return self.seconds.window(rule_name, last, seconds)
+
+    def unknown_endpoints(self, rule_names: set[str]) -> list[str]:
+        """Threshold endpoint names that matched no request during the whole run."""
+        with self._lock:
+            return self.seconds.unknown(rule_names)
 
     def endpoint_table(self, *, final: bool, duration_s: float) -> list[dict[str, Any]]:
         """Rows for the view: the last `WINDOW_S` seconds while running, the whole run after."""
         whole, _ = self.snapshot()
-        current = whole if final else self.window()
+        current: dict[str, EndpointTotals] | dict[str, Window] = whole if final else self.window()
         span = max(duration_s, 1e-9) if final else self.window_span()
         rows = []
         for name in sorted(whole, key=lambda n: (-whole[n].offered, n)):
             totals = whole[name]
-            recent = current.get(name, EndpointTotals())
+            recent = current.get(name) or Window()
             rows.append({
                 "endpoint": name,
                 "rate_rps": round(recent.sent / span, 2),
@@ -196,14 +202,9 @@ def _ms(hist: Counter[int], pct: float) -> float | None:
 CURRENT: LiveMetrics | None = None
 
 
-def install() -> LiveMetrics:
-    """Create this process's accumulator (the engine calls it on a master or standalone)."""
+def install(live: LiveMetrics | None = None) -> LiveMetrics:
+    """Make `live` (the controller's; a new one when None) this process's accumulator,
+    the one the web UI reads (the engine calls it on a master or standalone)."""
     global CURRENT
-    CURRENT = LiveMetrics()
+    CURRENT = live if live is not None else LiveMetrics()
     return CURRENT
-
-
-def observe(data: dict[str, Any]) -> None:
-    """Feed a health report to this process's accumulator, if there is one."""
-    if CURRENT is not None:
-        CURRENT.observe(data)

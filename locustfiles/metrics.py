@@ -242,7 +242,7 @@ def install_for(environment: Any, controller: Any) -> LiveMetrics:
     """The engine's one call on a master or standalone process: totals plus /metrics."""
     from surge.locustfiles import live_metrics
 
-    live = live_metrics.install()
+    live = live_metrics.install(controller.live)  # the controller feeds it
     install(
         environment, live=live, status=controller.status, schedule_name=controller.schedule.name
     )

@@ -4,6 +4,7 @@ the master's per-endpoint windows (`locustfiles.live_endpoints`)."""
 from __future__ import annotations
 
 from surge.locustfiles.live_endpoints import EndpointSeconds, matches
+from surge.locustfiles.live_metrics import LiveMetrics
 from surge.provisioning.local import run_local
 from surge.results import AbortedBy, RunState, read_status
 from tests.helpers.locust import FIXTURES, http_target, write_schedule
@@ -29,6 +30,19 @@ def test_windows_add_workers_and_seconds_per_endpoint() -> None:
     assert seconds.window("GET /x", last=99, seconds=2) is None  # nothing to judge
     assert seconds.window("GET /y", last=101, seconds=1) is None
     assert seconds.unknown({"GET /x", "GET /y", "POST /z"}) == ["POST /z"]
+
+
+def test_the_live_table_and_scoped_thresholds_read_one_store() -> None:
+    """The master adds a health report's endpoints once: the web UI's "last seconds"
+    table and a threshold scoped to the endpoint see the same sample."""
+    live = LiveMetrics()
+    for worker, figures in (("w1", _figures(3, 1, 10)), ("w2", _figures(1, 1, 30))):
+        live.observe({"time_us": 100_500_000, "worker": worker, "endpoints": {"/x": figures}})
+    judged = live.endpoint_window("GET /x", last=100, seconds=1)
+    shown = live.window(seconds=1, now=101.2)
+    assert judged is not None and shown == {"/x": judged}
+    assert judged.outcomes == {"ok": 4, "error": 2} and judged.corrected == {10: 4, 30: 2}
+    assert live.unknown_endpoints({"GET /x", "POST /z"}) == ["POST /z"]
 
 
 def test_names_match_with_or_without_the_method() -> None:

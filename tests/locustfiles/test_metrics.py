@@ -12,7 +12,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from surge.locustfiles import endpoints, metrics
-from surge.locustfiles.endpoints import EndpointNames, error_type, summarise
+from surge.locustfiles.endpoints import EndpointNames, summarise
+from surge.locustfiles.error_types import live_kind as error_type
 from surge.locustfiles.histogram import bucket_counts
 from surge.locustfiles.live_metrics import LiveMetrics
 

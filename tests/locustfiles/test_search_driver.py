@@ -191,3 +191,24 @@ def test_a_threshold_scoped_to_one_endpoint_judges_that_endpoint_alone():
     driver.tick(START + 5.4)
     assert driver.steps[0].verdict == "fail"
     assert driver.steps[0].reason.startswith("missed p95{name=POST /buy} < 1s (measured 2")
+
+
+def test_one_late_send_in_a_small_window_is_not_a_generator_limit():
+    """A p99 over a few dozen sends is their maximum: one hiccup must not end the search."""
+    _controller, driver = make()
+    for k in range(1, 6):
+        for w in ("w1", "w2"):
+            sample = health(w, START + k + 0.3, ok=20)
+            if k == 3 and w == "w1":  # one send 80 ms late in the steady window
+                sample["lag_hist"] = bucket_counts(np.array([1e3] * 19 + [80e3]))
+            driver.on_health(sample)
+    driver.tick(START + 5.4)
+    assert driver.steps[0].verdict == "pass", driver.steps[0].reason
+
+
+def test_late_sends_in_a_pattern_are_a_generator_limit():
+    _controller, driver = make()
+    hold_step(driver, 0.0, ok=20, lag_s=0.08)
+    driver.tick(START + 5.4)
+    assert driver.steps[0].verdict == "generators"
+    assert driver.steps[0].reason.startswith("send lag p99 8")

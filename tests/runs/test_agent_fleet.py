@@ -160,9 +160,17 @@ def test_a_killed_worker_is_recorded_and_the_run_completes(fleet: Fleet, shop: S
     os.killpg(locust_pid(fleet, "w2"), signal.SIGKILL)  # the worker process dies
     codes = fleet.wait(timeout=60)
     assert codes["w1"] == 0 and codes["w2"] == 0, codes
-    manifest = read_manifest(fetch(fleet))
+    dest = fetch(fleet)
+    manifest = read_manifest(dest)
     assert manifest.state is RunState.FINISHED
     assert len(manifest.lost_workers) == 1, manifest.lost_workers
+    # which, when, and how many of its records are missing (issue 19)
+    (lost,) = manifest.lost_workers
+    assert lost["lost_at"] and lost["records_counted"] >= lost["records_in_parts"]
+    verdict = json.loads((dest / "report" / "summary.json").read_text())["verdict"]
+    assert verdict["status"] != "passed"
+    if lost["records_counted"] > read_requests(dest).to_pandas()["worker"].eq(lost["id"]).sum():
+        assert verdict["status"] == "incomplete" and lost["id"] in verdict["headline"]
 
 
 def test_workers_stop_by_themselves_when_the_master_dies(fleet: Fleet, shop: ShopHandle) -> None:
