@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from surge.thresholds import MetricKind, Threshold
+from surge.trust import successful
 
 #: the service level used when a schedule defines none: the original team's goal
 DEFAULT_SLO: tuple[Threshold, ...] = (
@@ -69,7 +70,7 @@ SUMMARY_METRICS = (
 def metric_values(row: Mapping[str, Any], window_s: float) -> dict[str, float]:
     """Threshold metrics (base units) from one summary row (see `analysis.metrics`)."""
     values = {name: float(row[name]) for name in SUMMARY_METRICS}
-    good = float(row["ok"]) + float(row["rejected"])
+    good = float(successful(row))
     values["rps"] = good / window_s if window_s > 0 else math.nan
     return values
 

@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from surge.analysis.checks import metric_values
 from surge.analysis.loading import DROPPED, ERROR, REJECTED, TIMEOUT, RunData
-from surge.analysis.metrics import group_summary
+from surge.analysis.metrics import answered, group_summary
 from surge.analysis.plain import plain
 from surge.analysis.stages import window_codes
+from surge.locustfiles.error_types import shown_type as error_type  # one rule, also live
 
 #: the columns of the per-endpoint table (whole run) and of its per-stage rows
 ENDPOINT_COLUMNS = (
@@ -32,8 +34,6 @@ FAILURE_COLUMNS = (
     "endpoint", "outcome", "status", "error_type", "throttled", "count", "share", "first_s",
     "last_s", "stages",
 )  # fmt: skip
-CATCH_PREFIX = "CatchResponseError: "  # a scenario's own `response.failure(text)`
-MAX_TYPE_CHARS = 120
 OUTCOME_WORDS = {ERROR: "error", TIMEOUT: "timeout", DROPPED: "dropped"}
 #: (stage, endpoint) groups at most in the per-stage view; beyond, the busiest endpoints
 MAX_STAGE_GROUPS = 20_000
@@ -48,19 +48,6 @@ def endpoint_label(method: str | None, name: str) -> str:
     if not method or name.startswith(f"{method} ") or name == method:
         return name
     return f"{method} {name}"
-
-
-def error_type(text: str | None, status: int) -> str:
-    """The failure type a person reads: the client's error type as recorded (see
-    `locustfiles.error_types`), without the wrapper of a scenario's own failure, or
-    ``HTTP <status>`` when nothing was recorded."""
-    if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
-        return f"HTTP {status}" if status else "no response"
-    text = str(text)
-    if text.startswith(CATCH_PREFIX):
-        text = text[len(CATCH_PREFIX) :]
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_TYPE_CHARS else text[: MAX_TYPE_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -103,7 +90,7 @@ def _with_rates(summary: pd.DataFrame, seconds: np.ndarray | float) -> pd.DataFr
     span = span.where(span > 0)
     return summary.assign(
         sent_rps=(summary["requests"] - summary["dropped"]) / span,
-        achieved_rps=(summary["ok"] + summary["rejected"]) / span,
+        achieved_rps=answered(summary) / span,
     )
 
 

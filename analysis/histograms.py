@@ -26,6 +26,10 @@ MAX_GROUPS = 1 << (63 - VALUE_BITS)  # group ids stay below this (8 million)
 MERGE_AT = 1 << 21  # pending raw keys (16 MB) sorted into the table beyond this
 
 
+class TooManyGroups(ValueError):
+    """More groups than a packed key holds (millions of endpoints x stages)."""
+
+
 class ValueCounts:
     """(group, value) -> count over many batches; `stats` gives counts, sums and exact
     nearest-rank percentiles per group."""
@@ -46,7 +50,7 @@ class ValueCounts:
         if not len(values):
             return
         if int(groups.max()) >= MAX_GROUPS:
-            raise ValueError(f"group id {int(groups.max())} too large for a value histogram")
+            raise TooManyGroups(f"group id {int(groups.max())} too large for a value histogram")
         keys = groups.astype(np.int64) << VALUE_BITS
         keys |= np.minimum(values.astype(np.int64, copy=False), VALUE_MASK)
         self._pending.append(keys)

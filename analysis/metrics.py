@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
+
 from surge.analysis.loading import OUTCOMES, RunData
 from surge.analysis.percentiles import PERCENTILES, grouped_stats, small_codes
-
-from surge.trust import outcome_rates
+from surge.trust import outcome_rates, successful
 
 US = 1_000_000.0
 LATENCY_NAMES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p999", "max")
@@ -96,4 +96,4 @@ def group_summary(
 
 def answered(summary: pd.DataFrame) -> pd.Series:
     """Successful answers (ok + rejected) per group."""
-    return summary["ok"] + summary["rejected"]
+    return successful(summary)

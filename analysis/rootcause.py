@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from surge.analysis.endpoints import Endpoints, error_type
+
+from surge.analysis.endpoints import Endpoints
 from surge.analysis.knee import Cause, Knee
 from surge.analysis.loading import DROPPED, REJECTED, TIMEOUT, RunData
 from surge.analysis.stages import window_codes
+from surge.locustfiles.error_types import shown_type
 
 #: endpoints named as culprits: the worst, plus any with at least this share of its failures
 CO_CULPRIT_SHARE = 0.5
@@ -105,7 +107,7 @@ def culprits(run: RunData, endpoints: Endpoints, stages: pd.DataFrame, stage: in
                 endpoint=endpoints.labels[int(code)],
                 failed=len(rows),
                 requests=int(requests[int(code)]),
-                error_type=error_type(texts[error] if error >= 0 else None, status),
+                error_type=shown_type(texts[error] if error >= 0 else None, status),
                 status=status,
                 throttled=bool(rows["throttled"].mean() > 0.5),
                 outcome=kind,

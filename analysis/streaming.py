@@ -601,7 +601,12 @@ def _result(
     endpoint_of = np.arange(cells) // (n_win + 1)
     window_of = np.arange(cells) % (n_win + 1)
     outside = window_of == n_win
-    whole = s.cells.derive(np.zeros(cells, np.int64), 1)
+    everything = s.cells.regroup(np.zeros(cells, np.int64))  # the whole run: one group
+    whole = summary_frame(
+        s.cells.counts.rows(cells).sum(axis=0, keepdims=True),
+        everything.latency.stats(1),
+        everything.service.stats(1),
+    )
     whole = whole.drop(columns=[c for c in whole if c.endswith("_uncorrected")]).iloc[0]
     by_window = s.cells.derive(np.where(outside, -1, window_of), n_win)
     by_endpoint = s.cells.derive(position[endpoint_of] if n_end else endpoint_of, n_end)
@@ -634,7 +639,7 @@ def _result(
         timeline=timeline,
         timeline_by_name=by_name,
         resolution_s=resolution,
-        histogram=_histogram(s.cells.regroup(np.zeros(cells, np.int64))),
+        histogram=_histogram(everything),
         send_lag_p99_s=None if lag.counts[0] == 0 else float(lag.percentiles[0, 0]) / 1e6,
         dropped_rate=float(whole["dropped"]) / requests if requests else None,
         damaged=tuple(damaged),

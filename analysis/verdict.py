@@ -24,11 +24,8 @@ from surge import trust
 from surge.errors import ExitCode
 from surge.results import Manifest
 
-# the master's live limits (surge.trust), applied again to the whole run
-CPU_SATURATED_PERCENT = trust.SATURATED_CPU_PERCENT
-CPU_SATURATED_FOR_S = trust.SATURATED_CPU_SECONDS
-SEND_LAG_P99_LIMIT_S = trust.MAX_SEND_LAG_P99_US / 1e6
-DROPPED_LIMIT = trust.MAX_DROPPED_FRACTION
+# the trust limits are the master's live ones (surge.trust), applied again to the whole run
+_SEND_LAG_P99_LIMIT_S = trust.MAX_SEND_LAG_P99_US / 1e6
 
 
 class VerdictStatus(enum.Enum):
@@ -69,10 +66,10 @@ class Trust:
             "dropped_rate": self.dropped_rate,
             "max_cpu_percent": self.max_cpu_percent,
             "limits": {
-                "cpu_percent": CPU_SATURATED_PERCENT,
-                "cpu_for_s": CPU_SATURATED_FOR_S,
-                "send_lag_p99_s": SEND_LAG_P99_LIMIT_S,
-                "dropped_rate": DROPPED_LIMIT,
+                "cpu_percent": trust.SATURATED_CPU_PERCENT,
+                "cpu_for_s": trust.SATURATED_CPU_SECONDS,
+                "send_lag_p99_s": _SEND_LAG_P99_LIMIT_S,
+                "dropped_rate": trust.MAX_DROPPED_FRACTION,
             },
         }
 
@@ -126,18 +123,18 @@ class Verdict:
 
 
 def cpu_saturation(health: pd.DataFrame | None) -> tuple[list[str], float | None]:
-    """Workers over `CPU_SATURATED_PERCENT` for `CPU_SATURATED_FOR_S` consecutive samples."""
+    """Workers over `trust.SATURATED_CPU_PERCENT` for `trust.SATURATED_CPU_SECONDS` consecutive samples."""
     if health is None or health.empty or health["cpu_percent"].isna().all():
         return [], None
-    over = health["cpu_percent"].fillna(0) > CPU_SATURATED_PERCENT
+    over = health["cpu_percent"].fillna(0) > trust.SATURATED_CPU_PERCENT
     run_id = (
         over != over.groupby(health["worker"], observed=True).shift(fill_value=False)
     ).cumsum()
     runs = over[over].groupby([health["worker"][over], run_id[over]], observed=True).size()
     reasons = []
     for worker, longest in runs.groupby(level=0, observed=True).max().items():
-        if longest >= CPU_SATURATED_FOR_S:
-            reasons.append(f"worker {worker} above {CPU_SATURATED_PERCENT:g}% CPU for {longest} s")
+        if longest >= trust.SATURATED_CPU_SECONDS:
+            reasons.append(f"worker {worker} above {trust.SATURATED_CPU_PERCENT:g}% CPU for {longest} s")
     return reasons, float(health["cpu_percent"].max())
 
 
@@ -153,12 +150,12 @@ def trust_of(run: RunData) -> Trust:
         lag_p99 = math.nan if lag_p99 is None else lag_p99
         dropped = math.nan if run.streamed.dropped_rate is None else run.streamed.dropped_rate
     reasons, max_cpu = cpu_saturation(run.health)
-    if not math.isnan(lag_p99) and lag_p99 > SEND_LAG_P99_LIMIT_S:
+    if not math.isnan(lag_p99) and lag_p99 > _SEND_LAG_P99_LIMIT_S:
         reasons.append(
-            f"send lag p99 {lag_p99 * 1000:.0f} ms (limit {SEND_LAG_P99_LIMIT_S * 1000:g} ms)"
+            f"send lag p99 {lag_p99 * 1000:.0f} ms (limit {_SEND_LAG_P99_LIMIT_S * 1000:g} ms)"
         )
-    if not math.isnan(dropped) and dropped > DROPPED_LIMIT:
-        reasons.append(f"{dropped:.2%} of requests dropped (limit {DROPPED_LIMIT:.1%})")
+    if not math.isnan(dropped) and dropped > trust.MAX_DROPPED_FRACTION:
+        reasons.append(f"{dropped:.2%} of requests dropped (limit {trust.MAX_DROPPED_FRACTION:.1%})")
     reasons += run.manifest.untrustworthy  # what the master saw live (lost workers...)
     return Trust(
         reasons=tuple(dict.fromkeys(reasons)),

@@ -34,8 +34,9 @@ from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImm
 from surge.errors import ScheduleError
 from surge.locustfiles.arrivals import ArrivalStream
 from surge.locustfiles.context import CURRENT_ARRIVAL, Arrival
+from surge.locustfiles.error_types import DROPPED_LATE, DROPPED_STOPPED
 from surge.locustfiles.guard import guard_user
-from surge.locustfiles.recorder import DROPPED_LATE, DROPPED_STOPPED, Recorder
+from surge.locustfiles.recorder import Recorder
 from surge.locustfiles.tasks import SlotTasks, UserStopped, task_name
 
 logger = logging.getLogger(__name__)

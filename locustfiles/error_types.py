@@ -26,6 +26,9 @@ from surge.trust import ERROR_OUTCOMES
 MAX_ERROR_CHARS = 200  # the recorder's bound for any error text
 MAX_SHOWN_CHARS = 120  # a failure type in the report's tables
 MAX_KIND_CHARS = 60  # a failure type as a live label (web UI table, Prometheus)
+#: the ``error`` column of a dropped request (never sent): why
+DROPPED_LATE = "dropped: could not be sent within max_lateness"
+DROPPED_STOPPED = "dropped: the run stopped (stop command, hard end or lost master) first"
 #: how the ``error`` column carries a scenario's own ``response.failure(text)``
 SCENARIO_FAILURE = "CatchResponseError"
 CATCH_PREFIX = f"{SCENARIO_FAILURE}: "
@@ -142,7 +145,7 @@ def live_kind(outcome: str, status: int, text: str | None) -> str:
     Empty for answered requests; ``late``/``stopped`` for dropped ones (why never sent).
     """
     if outcome == "dropped":
-        return "stopped" if text and "stopped" in text else "late"
+        return "stopped" if text and "stopped" in text else "late"  # DROPPED_STOPPED/_LATE
     if outcome not in ERROR_OUTCOMES:
         return ""
     if status and text and not text.startswith(SCENARIO_FAILURE):

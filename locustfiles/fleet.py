@@ -376,7 +376,7 @@ class FleetController:
                 value = histogram.percentile_us(window.corrected, threshold.percentile)
             return None if value is None else value / 1e6
         if threshold.kind is MetricKind.RATE:  # achieved: successful answers, as the report
-            return (window.outcomes["ok"] + window.outcomes["rejected"]) / seconds
+            return trust.successful(window.outcomes) / seconds
         if total == 0:
             return None
         return trust.outcome_rates(window.outcomes, total)[threshold.metric]
@@ -601,7 +601,7 @@ def _not_zombie(pid: int) -> bool:
 
 
 def _rates(window: _Second, seconds: int) -> dict[str, float]:
-    answered = (window.outcomes["ok"] + window.outcomes["rejected"]) / seconds
+    answered = trust.successful(window.outcomes) / seconds
     return {
         "achieved_rps": round(answered, 2),
         "answered_rps": round(answered, 2),

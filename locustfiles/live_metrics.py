@@ -19,9 +19,9 @@ from typing import Any
 from surge.locustfiles import histogram
 from surge.locustfiles.endpoints import MAX_ERROR_TYPES, OTHER, EndpointNames
 from surge.locustfiles.live_endpoints import EndpointSeconds, Window
+from surge.trust import SUCCESS_OUTCOMES
 
 WINDOW_S = 5  # seconds of per-endpoint samples behind the live table (as status.json's p95)
-SUCCESS_OUTCOMES = ("ok", "rejected")  # answered as the shop meant: success_rate's numerator
 
 
 @dataclass

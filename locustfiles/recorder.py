@@ -31,7 +31,7 @@ from locust.exception import CatchResponseError
 
 from surge.locustfiles.context import CURRENT_ARRIVAL, OUTCOME_OVERRIDE
 from surge.locustfiles.endpoints import EndpointNames, summarise
-from surge.locustfiles.error_types import response_error_type
+from surge.locustfiles.error_types import DROPPED_LATE, record_error
 from surge.locustfiles.histogram import bucket_counts
 from surge.locustfiles.http_response import HTTPStatusError
 from surge.locustfiles.part_ledger import PartLedger
@@ -48,10 +48,7 @@ COLUMN_TYPES: dict[str, str | None] = {
 }  # fmt: skip
 NOT_SENT = -1  # sent_us / service_us of a dropped request (null in the Parquet part)
 _OK, _REJECTED, _ERROR, _TIMEOUT, _DROPPED = (o.value for o in Outcome)
-MAX_ERROR_CHARS = 200
 TIMEOUT_STATUSES = frozenset((408, 504))  # answers that say a timeout happened
-DROPPED_LATE = "dropped: could not be sent within max_lateness"
-DROPPED_STOPPED = "dropped: the run stopped (stop command, hard end or lost master) first"
 
 
 def classify(exception: BaseException | None) -> str:
@@ -131,7 +128,9 @@ class Recorder:
         c["status"].append(status if 0 <= status < 32768 else 0)
         c["outcome"].append(outcome)
         c["bytes"].append(min(int(response_length or 0), 2**31 - 1))
-        c["error"].append(None if exception is None else _error_of(exception, response))
+        c["error"].append(None if exception is None else record_error(
+            exception, response, scenario_failure=isinstance(exception, CatchResponseError)
+        ))  # fmt: skip
 
     def record_dropped(
         self, name: str, intended: float, stage: int, now: float, reason: str = DROPPED_LATE
@@ -243,18 +242,3 @@ def _arrow_columns(batch: dict[str, Any], worker_id: str) -> dict[str, Any]:
 def _write_batch(run_dir: Path, worker_id: str, seq: int, batch: dict[str, Any]) -> Path:
     """In a writer thread: arrays -> Arrow columns -> one Parquet part."""
     return write_part(run_dir, worker_id, seq, _arrow_columns(batch, worker_id))
-
-
-def _error_of(exception: BaseException, response: Any) -> str:
-    """The ``error`` column: the answer's failure type when there was an error answer
-    (`locustfiles.error_types`), the scenario's own ``failure()`` text, else the exception."""
-    if response is not None and not isinstance(exception, CatchResponseError):
-        found = response_error_type(response)
-        if found:
-            return found
-    return _error_text(exception)
-
-
-def _error_text(exception: BaseException) -> str:
-    text = f"{type(exception).__name__}: {exception}"
-    return text[:MAX_ERROR_CHARS]

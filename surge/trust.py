@@ -27,6 +27,14 @@ SUCCESS_OUTCOMES = ("ok", "rejected")
 ERROR_OUTCOMES = ("error", "timeout")
 
 
+def successful(counts: Any) -> Any:
+    """Requests answered as the target meant (ok + rejected): ``rps``/achieved's numerator.
+
+    `counts` is indexed by outcome name, as in `outcome_rates`.
+    """
+    return sum(counts[o] for o in SUCCESS_OUTCOMES)
+
+
 def outcome_rates(counts: Any, total: Any) -> dict[str, Any]:
     """``success_rate``, ``error_rate`` and ``dropped_rate`` from outcome counts.
 
@@ -34,7 +42,7 @@ def outcome_rates(counts: Any, total: Any) -> dict[str, Any]:
     out) or a DataFrame of count columns in the report (Series out); `total` likewise.
     """
     return {
-        "success_rate": sum(counts[o] for o in SUCCESS_OUTCOMES) / total,
+        "success_rate": successful(counts) / total,
         "error_rate": sum(counts[o] for o in ERROR_OUTCOMES) / total,
         "dropped_rate": counts["dropped"] / total,
     }

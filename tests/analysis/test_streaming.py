@@ -276,3 +276,36 @@ def test_a_run_longer_than_two_hours_reports_per_minute_with_charts(tmp_path: Pa
     assert timeline["requests"].sum() == len(rows)
     assert report.stages["requests"].item() == sum(r.offset_s >= 5 for r in rows)
     assert (run_dir / "report" / "index.html").stat().st_size > 0
+
+
+def test_an_unknown_report_engine_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from surge.cli import main
+    from surge.errors import ExitCode
+
+    run_dir = make_run(
+        tmp_path,
+        stages=[{"rps": 10, "duration": "10s"}],
+        requests=hold(rate=10, start_s=0, duration_s=10),
+    )
+    monkeypatch.setenv("SURGE_REPORT_ENGINE", "fast")
+    assert main(["report", str(run_dir)]) == ExitCode.BAD_INPUT
+    assert "error: unknown report engine 'fast' (SURGE_REPORT_ENGINE)" in capsys.readouterr().err
+
+
+def test_too_many_endpoint_stage_groups_fall_back_to_the_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario naming requests by raw URL over many stages can exceed what a packed
+    histogram key holds: the report then reads the run into one frame (busiest endpoints)."""
+    from surge.analysis import histograms
+    from surge.analysis.report import build_report
+
+    monkeypatch.setattr(histograms, "MAX_GROUPS", 3)
+    rows = [Req(offset_s=i / 10, latency_s=0.01, name=f"/item/{i}") for i in range(50)]
+    run_dir = make_run(tmp_path, stages=[{"rps": 10, "duration": "5s"}], requests=rows)
+    with pytest.raises(histograms.TooManyGroups):
+        stream_run(run_dir)
+    report = build_report(run_dir, charts=False)
+    assert report.run.streamed is None and report.whole_run["requests"] == 50

@@ -1,0 +1,65 @@
+"""One owner of failure types (`locustfiles.error_types`): what a record's ``error`` is,
+and how the report and the live table show it. The client tests (test_client.py) check
+the answers' types end to end; these check the rule's three views agree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+from surge.analysis.endpoints import error_type as report_type
+from surge.locustfiles.error_types import (
+    DROPPED_LATE,
+    DROPPED_STOPPED,
+    live_kind,
+    record_error,
+    shown_type,
+    status_line,
+)
+
+THROTTLED = "ProvisionedThroughputExceededException"
+
+
+def _answer(status: int, body: bytes = b"", header: str | None = None) -> SimpleNamespace:
+    headers = {"x-amzn-errortype": header} if header else {}
+    return SimpleNamespace(status_code=status, headers=headers, content=body)
+
+
+def test_a_record_error_and_its_two_views() -> None:
+    typed = record_error(
+        RuntimeError("x"), _answer(400, header=f"{THROTTLED}:http://aws"), scenario_failure=False
+    )
+    assert typed == THROTTLED
+    assert shown_type(typed, 400) == THROTTLED and live_kind("error", 400, typed) == THROTTLED
+    bare = record_error(RuntimeError("x"), _answer(500), scenario_failure=False)
+    assert bare == status_line(500) == "HTTP 500 Internal Server Error"
+    # a scenario's own failure keeps its text; the report unwraps it, the live label
+    # (bounded cardinality) shows the status instead
+    own = record_error(ValueError("sold out: id 17"), _answer(409), scenario_failure=True)
+    assert own == "ValueError: sold out: id 17"
+    catch = "CatchResponseError: sold out: id 17"
+    assert shown_type(catch, 409) == "sold out: id 17" and live_kind("error", 409, catch) == (
+        "HTTP 409"
+    )
+    # no answer: the exception, by class live
+    refused = record_error(ConnectionRefusedError("refused"), None, scenario_failure=False)
+    assert shown_type(refused, 0) == refused and live_kind("error", 0, refused) == (
+        "ConnectionRefusedError"
+    )
+    assert live_kind("dropped", 0, DROPPED_LATE) == "late"
+    assert live_kind("dropped", 0, DROPPED_STOPPED) == "stopped"
+    assert shown_type(float("nan"), 0) == "no response" and shown_type(None, 503) == "HTTP 503"
+
+
+def test_the_report_reads_the_same_rule() -> None:
+    assert report_type is shown_type
+
+
+def test_the_report_can_import_it_without_locust() -> None:
+    """The report process must not import Locust (it monkey-patches the standard library)."""
+    code = (
+        "import sys, surge.locustfiles.error_types; "
+        "sys.exit(1 if 'locust' in sys.modules or 'gevent' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
