@@ -15,17 +15,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from surge.analysis.checks import CheckResult, evaluate, metric_values, unknown_endpoints
 from surge.analysis.endings import ending_status
 from surge.analysis.loading import DROPPED, RunData
 from surge.analysis.percentiles import percentiles_of
-
-from surge import trust
 from surge.errors import ExitCode
 from surge.results import Manifest
+from surge.trust import (  # the master's live limits, applied again to the whole run
+    MAX_DROPPED_FRACTION,
+    MAX_SEND_LAG_P99_US,
+    SATURATED_CPU_PERCENT,
+    SATURATED_CPU_SECONDS,
+)
 
-# the trust limits are the master's live ones (surge.trust), applied again to the whole run
-_SEND_LAG_P99_LIMIT_S = trust.MAX_SEND_LAG_P99_US / 1e6
+_SEND_LAG_P99_LIMIT_S = MAX_SEND_LAG_P99_US / 1e6
 
 
 class VerdictStatus(enum.Enum):
@@ -66,10 +70,10 @@ class Trust:
             "dropped_rate": self.dropped_rate,
             "max_cpu_percent": self.max_cpu_percent,
             "limits": {
-                "cpu_percent": trust.SATURATED_CPU_PERCENT,
-                "cpu_for_s": trust.SATURATED_CPU_SECONDS,
+                "cpu_percent": SATURATED_CPU_PERCENT,
+                "cpu_for_s": SATURATED_CPU_SECONDS,
                 "send_lag_p99_s": _SEND_LAG_P99_LIMIT_S,
-                "dropped_rate": trust.MAX_DROPPED_FRACTION,
+                "dropped_rate": MAX_DROPPED_FRACTION,
             },
         }
 
@@ -103,6 +107,8 @@ class Verdict:
             return missed + "; ".join(failed + list(self.regressions) or list(self.notes[:1]))
         if not self.checks:
             return "no thresholds defined in the schedule"
+        if len(self.checks) == 1:
+            return "the 1 threshold met"
         return f"all {len(self.checks)} thresholds met"
 
     def headline(self) -> str:
@@ -123,18 +129,18 @@ class Verdict:
 
 
 def cpu_saturation(health: pd.DataFrame | None) -> tuple[list[str], float | None]:
-    """Workers over `trust.SATURATED_CPU_PERCENT` for `trust.SATURATED_CPU_SECONDS` consecutive samples."""
+    """Workers over `SATURATED_CPU_PERCENT` for `SATURATED_CPU_SECONDS` consecutive samples."""
     if health is None or health.empty or health["cpu_percent"].isna().all():
         return [], None
-    over = health["cpu_percent"].fillna(0) > trust.SATURATED_CPU_PERCENT
+    over = health["cpu_percent"].fillna(0) > SATURATED_CPU_PERCENT
     run_id = (
         over != over.groupby(health["worker"], observed=True).shift(fill_value=False)
     ).cumsum()
     runs = over[over].groupby([health["worker"][over], run_id[over]], observed=True).size()
     reasons = []
     for worker, longest in runs.groupby(level=0, observed=True).max().items():
-        if longest >= trust.SATURATED_CPU_SECONDS:
-            reasons.append(f"worker {worker} above {trust.SATURATED_CPU_PERCENT:g}% CPU for {longest} s")
+        if longest >= SATURATED_CPU_SECONDS:
+            reasons.append(f"worker {worker} above {SATURATED_CPU_PERCENT:g}% CPU for {longest} s")
     return reasons, float(health["cpu_percent"].max())
 
 
@@ -154,8 +160,8 @@ def trust_of(run: RunData) -> Trust:
         reasons.append(
             f"send lag p99 {lag_p99 * 1000:.0f} ms (limit {_SEND_LAG_P99_LIMIT_S * 1000:g} ms)"
         )
-    if not math.isnan(dropped) and dropped > trust.MAX_DROPPED_FRACTION:
-        reasons.append(f"{dropped:.2%} of requests dropped (limit {trust.MAX_DROPPED_FRACTION:.1%})")
+    if not math.isnan(dropped) and dropped > MAX_DROPPED_FRACTION:
+        reasons.append(f"{dropped:.2%} of requests dropped (limit {MAX_DROPPED_FRACTION:.1%})")
     reasons += run.manifest.untrustworthy  # what the master saw live (lost workers...)
     return Trust(
         reasons=tuple(dict.fromkeys(reasons)),

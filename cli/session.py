@@ -80,6 +80,9 @@ def run_and_report(
         from surge.cli.scenario_check import check_scenario
 
         check_scenario(schedule, Path(source), stream)
+    from surge.cli.target_check import check_target
+
+    check_target(schedule)  # nothing listening: exit 4 before any process starts
     run_id = make_run_id(schedule.name)
     run_dir = Path(out_dir) / run_id
     schedule_path = _make_run_dir(run_dir, source, s3_bytes)

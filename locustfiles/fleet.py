@@ -340,6 +340,11 @@ class FleetController:
         self.members = tuple(alive)
         self.send_plans(time.time() + RESPLIT_DELAY_S)
 
+    @property
+    def resplit_delay_s(self) -> float:
+        """How far ahead a new plan applies: the time it needs to reach every worker."""
+        return RESPLIT_DELAY_S
+
     def send_plans(self, switch: float) -> None:
         """Every member's plan, applying from `switch` (a new split or a search's step)."""
         for index, client_id in enumerate(self.members):

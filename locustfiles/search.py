@@ -126,7 +126,7 @@ class SearchDriver:
         self.search.record(verdict, reason)
         logger.info("search step %g/s: %s %s", step.rate, verdict.value, reason)
         planned = step.start_s + self.spec.hold_s + self.spec.recovery
-        earliest = now - start_epoch + _resplit_delay() + PLAN_MARGIN_S
+        earliest = now - start_epoch + self.controller.resplit_delay_s + PLAN_MARGIN_S
         next_start = max(planned, earliest)
         rate = self.search.next_rate(next_start)
         if rate is None:
@@ -270,12 +270,6 @@ def _merged(samples: list[_Sample], endpoint: str | None) -> Window | None:
                 window.add(figures)
                 seen = True
     return window if seen else None
-
-
-def _resplit_delay() -> float:
-    from surge.locustfiles import fleet
-
-    return fleet.RESPLIT_DELAY_S
 
 
 def _cpu_saturated(samples: list[_Sample], percent: float, seconds: int) -> str:

@@ -20,10 +20,10 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from surge.stages import Stage, StageKind
 from surge.units import format_duration, parse_fraction
 
 if TYPE_CHECKING:
-    from surge.schedule import Stage
     from surge.thresholds import Threshold
 
 GROWTH = 2.0  # each passing step doubles the rate until one fails
@@ -131,8 +131,6 @@ def stages_for(
     recovery at `recovery_rate` until the next step starts. The last recovery runs to
     max_duration while the search goes on (the master cuts it when it decides); once the
     search is finished it ends at `end_s` (none when that is not after the hold)."""
-    from surge.schedule import Stage, StageKind
-
     out: list[Stage] = []
     for i, (rate, start) in enumerate(steps):
         out.append(Stage(len(out), StageKind.HOLD, start, spec.hold_s, rate, rate))
@@ -437,10 +435,4 @@ def check_service_level(parser: Any, thresholds: tuple[Threshold, ...]) -> None:
 
 def stages_from_dicts(rows: list[dict[str, Any]] | None) -> tuple[Stage, ...]:
     """Stages as a plan carries them (`Stage.to_dict` rows); () for None."""
-    from surge.schedule import Stage, StageKind
-
-    return tuple(
-        Stage(int(r["index"]), StageKind(r["kind"]), float(r["start_s"]), float(r["duration_s"]),
-              float(r["rate_from"]), float(r["rate_to"]))
-        for r in rows or ()
-    )  # fmt: skip
+    return tuple(Stage.from_dict(r) for r in rows or ())

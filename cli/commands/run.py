@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=_workers,
         metavar="N",
-        help="local worker processes (default: one per core, minus one)",
+        help="local worker processes (default: one per core, minus one; 0: one standalone "
+        "process)",
     )
     parser.add_argument(
         "--ui",

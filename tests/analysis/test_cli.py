@@ -85,6 +85,6 @@ def test_report_command_prints_verdict_and_path(
     out = tmp_path / "elsewhere"
     assert main(["report", str(run_dir), "--out", str(out), "--compare", str(run_dir)]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("PASSED: all 1 thresholds met")
+    assert printed.startswith("PASSED: the 1 threshold met")
     assert f"report: {out / 'index.html'}" in printed
     assert (out / "junit.xml").exists() and not (run_dir / "report").exists()

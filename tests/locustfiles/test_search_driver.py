@@ -43,6 +43,7 @@ class Controller:
         default_factory=lambda: {"c1": _Worker("w1"), "c2": _Worker("w2")}
     )
     plans: list[float] = field(default_factory=list)
+    resplit_delay_s: float = 0.3
     _metric = FleetController._metric
 
     def send_plans(self, switch: float) -> None:
