@@ -21,7 +21,7 @@ from surge.analysis.loading import DROPPED, ERROR, REJECTED, TIMEOUT, RunData
 from surge.analysis.metrics import answered, group_summary
 from surge.analysis.plain import plain
 from surge.analysis.stages import window_codes
-from surge.locustfiles.error_types import shown_type as error_type  # one rule, also live
+from surge.locustfiles.error_types import shown_type  # one failure-type rule, also live
 
 #: the columns of the per-endpoint table (whole run) and of its per-stage rows
 ENDPOINT_COLUMNS = (
@@ -191,7 +191,7 @@ def failure_table(run: RunData, endpoints: Endpoints) -> pd.DataFrame:
     )
     texts = list(errors.cat.categories)
     part["error_type"] = [
-        error_type(texts[e] if e >= 0 else None, int(s))
+        shown_type(texts[e] if e >= 0 else None, int(s))
         for e, s in zip(part["error"].tolist(), part["status"].tolist(), strict=True)
     ]
     keys = ["code", "outcome", "status", "error_type"]
@@ -205,10 +205,17 @@ def failure_table(run: RunData, endpoints: Endpoints) -> pd.DataFrame:
     grouped = grouped.reset_index()
     totals = np.bincount(endpoints.codes[endpoints.codes >= 0], minlength=len(endpoints.labels))
     labels = np.asarray(endpoints.labels, dtype=object)
+    return failure_rows(grouped.assign(endpoint=labels[grouped["code"].to_numpy()]), totals)
+
+
+def failure_rows(grouped: pd.DataFrame, requests: np.ndarray) -> pd.DataFrame:
+    """Failures grouped by endpoint code, outcome, status and type (with count, first_us,
+    last_us, throttled, stages, endpoint) -> the failures table: outcome words, share of
+    the endpoint's `requests` (indexed by code), seconds, the biggest first. Shared by the
+    one-frame and the streamed (bounded-memory) report."""
     table = grouped.assign(
-        endpoint=labels[grouped["code"].to_numpy()],
         outcome=[OUTCOME_WORDS[int(o)] for o in grouped["outcome"]],
-        share=grouped["count"] / totals[grouped["code"].to_numpy()],
+        share=grouped["count"] / requests[grouped["code"].to_numpy()],
         first_s=grouped["first_us"] / 1e6,
         last_s=grouped["last_us"] / 1e6,
     )

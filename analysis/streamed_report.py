@@ -22,7 +22,6 @@ from surge.analysis.endpoints import (
     ENDPOINT_STAGE_COLUMNS,
     FAILURE_COLUMNS,
     MAX_STAGE_GROUPS,
-    OUTCOME_WORDS,
     Endpoints,
     EndpointViews,
     _ordered,
@@ -30,7 +29,7 @@ from surge.analysis.endpoints import (
     _with_rates,
     endpoint_metrics,
     endpoint_metrics_by_stage,
-    error_type,
+    failure_rows,
 )
 from surge.analysis.loading import (
     DEFAULT_THROTTLE_PATTERN,
@@ -43,6 +42,7 @@ from surge.analysis.loading import (
 from surge.analysis.records import RECORD_TYPES
 from surge.analysis.stages import DEFAULT_WARMUP_S, stage_table_from
 from surge.analysis.streaming import StreamedRun, stream_run
+from surge.locustfiles.error_types import shown_type
 from surge.results import read_health
 
 
@@ -134,12 +134,12 @@ def streamed_views(s: StreamedRun) -> EndpointViews:
 
 
 def _typed_failures(s: StreamedRun) -> pd.DataFrame:
-    """The failure aggregates with the failure type a person reads (`error_type`)."""
+    """The failure aggregates with the failure type a person reads (`shown_type`)."""
     rows = s.failures
     texts = rows["error_text"].tolist()
     return rows.assign(
         error_type=[
-            error_type(t, int(st)) for t, st in zip(texts, rows["status"].tolist(), strict=True)
+            shown_type(t, int(st)) for t, st in zip(texts, rows["status"].tolist(), strict=True)
         ]
     )
 
@@ -162,15 +162,7 @@ def streamed_failures(s: StreamedRun) -> pd.DataFrame:
         )
         .reset_index()
     )
-    totals = s.by_endpoint["requests"].to_numpy()
-    table = grouped.assign(
-        outcome=[OUTCOME_WORDS[int(o)] for o in grouped["outcome"]],
-        share=grouped["count"] / totals[grouped["code"].to_numpy()],
-        first_s=grouped["first_us"] / 1e6,
-        last_s=grouped["last_us"] / 1e6,
-    )
-    table = table.sort_values(["count", "endpoint"], ascending=[False, True], kind="stable")
-    return table[list(FAILURE_COLUMNS)].reset_index(drop=True)
+    return failure_rows(grouped, s.by_endpoint["requests"].to_numpy())
 
 
 def streamed_culprits(s: StreamedRun, stages: pd.DataFrame, stage: int) -> list[dict]:
@@ -200,7 +192,7 @@ def streamed_culprits(s: StreamedRun, stages: pd.DataFrame, stage: int) -> list[
                 endpoint=str(endpoint),
                 failed=int(group["count"].sum()),
                 requests=int(requests.get(endpoint, 0)),
-                error_type=error_type(text or None, int(status)),
+                error_type=shown_type(text or None, int(status)),
                 status=int(status),
                 throttled=bool(throttled / group["count"].sum() > 0.5),
                 outcome=int(kind),

@@ -54,16 +54,18 @@ from surge.analysis.metrics import COUNT_NAMES, LATENCY_NAMES, US, add_rates, gr
 from surge.analysis.percentiles import GroupStats
 from surge.analysis.records import (
     DROPPED,
+    ERROR,
     INT32_MAX,
     MISSING,
     RECORD_COLUMNS,
+    TIMEOUT,
     Throttling,
     part_arrays,
 )
 from surge.analysis.stages import (
     DEFAULT_WARMUP_S,
+    ERROR_CLASSES,
     add_windows,
-    error_breakdown,
     window_codes,
 )
 from surge.analysis.timeline import MAX_TIMELINE_S, add_offered, offered_at
@@ -272,7 +274,6 @@ class _Streamer:
         self.done_by_sec = np.zeros(0, np.int64)
         self.max_sec = -1
         self.max_done = -1
-        self.breakdown: list[pd.DataFrame] = []
         self.failures: list[pd.DataFrame] = []
         self.pending: list[dict[str, np.ndarray]] = []
         self.pending_rows = 0
@@ -315,7 +316,6 @@ class _Streamer:
         self.cells.add(np.where(endpoint >= 0, endpoint * (self.n_win + 1) + slot, -1), rows)
         lag_ok = was_sent & (lag != MISSING)
         self.lag.add(np.zeros(len(lag), np.int64), np.where(lag_ok, np.maximum(lag, 0), MISSING))
-        self._breakdown(frame, window)
         self._failures(frame, endpoint, window, self.errors.lookup(a["errors"])[a["error_codes"]])
         sec = offset // 1_000_000
         sent_sec = np.where(was_sent, (sent_us - self.start_us) // 1_000_000, -1)
@@ -347,11 +347,6 @@ class _Streamer:
         lookup = np.full(int(present.max()) + 1 if len(present) else 1, -1, np.int64)
         lookup[present] = self.endpoints.lookup(labels)[:-1]
         return lookup[pair]
-
-    def _breakdown(self, frame: pd.DataFrame, window: np.ndarray) -> None:
-        part = error_breakdown(frame, window)
-        if len(part):
-            self.breakdown.append(part)
 
     def _failures(
         self, frame: pd.DataFrame, endpoint: np.ndarray, window: np.ndarray, error: np.ndarray
@@ -619,6 +614,7 @@ def _result(
     pairs = pairs[pairs["requests"] > 0].sort_values(["window", "_order"], kind="stable")
     pairs = pairs.drop(columns="_order").reset_index(drop=True)
 
+    failures = _failure_rows(s, position)
     timeline, by_name = _timelines(s, manifest, resolution)
     lag = s.lag.stats(1, (99.0,))
     requests = int(whole["requests"])
@@ -631,11 +627,11 @@ def _result(
         requests=requests,
         whole=whole,
         by_window=by_window,
-        breakdown=_breakdown(s.breakdown),
+        breakdown=_breakdown(failures),
         endpoints=sorted_labels,
         by_endpoint=by_endpoint,
         by_endpoint_window=pairs,
-        failures=_failure_rows(s, position),
+        failures=failures,
         timeline=timeline,
         timeline_by_name=by_name,
         resolution_s=resolution,
@@ -647,12 +643,33 @@ def _result(
     )
 
 
-def _breakdown(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    if not parts:
-        return pd.DataFrame(columns=["window", "error_class", "status", "count"])
-    both = pd.concat(parts, ignore_index=True)
+def _breakdown(failures: pd.DataFrame) -> pd.DataFrame:
+    """`analysis.stages.error_breakdown` (window, error_class, status, count) from the
+    failure aggregates: throttling is decided by outcome, status and error text, which
+    are keys there, so each key's rows are all throttled or none."""
+    rows = failures[(failures["window"] >= 0) & failures["outcome"].isin((ERROR, TIMEOUT))]
+    status = rows["status"].to_numpy()
+    klass = np.select(
+        [
+            rows["throttled"].to_numpy(dtype=bool),
+            rows["outcome"].to_numpy() == TIMEOUT,
+            status < 100,
+            status < 500,
+        ],
+        [0, 1, 2, 3],
+        4,
+    )  # positions in ERROR_CLASSES, as error_breakdown numbers them
+    names = np.array([c.value for c in ERROR_CLASSES], dtype=object)
+    table = pd.DataFrame(
+        {
+            "window": rows["window"].to_numpy(),
+            "error_class": names[klass],
+            "status": status,
+            "count": rows["count"].to_numpy(),
+        }
+    )
     return (
-        both.groupby(["window", "error_class", "status"]).agg(count=("count", "sum")).reset_index()
+        table.groupby(["window", "error_class", "status"]).agg(count=("count", "sum")).reset_index()
     )
 
 

@@ -158,7 +158,7 @@ def trust_of(run: RunData) -> Trust:
     reasons, max_cpu = cpu_saturation(run.health)
     if not math.isnan(lag_p99) and lag_p99 > _SEND_LAG_P99_LIMIT_S:
         reasons.append(
-            f"send lag p99 {lag_p99 * 1000:.0f} ms (limit {_SEND_LAG_P99_LIMIT_S * 1000:g} ms)"
+            f"send lag p99 {_ms(lag_p99)} ms (limit {_SEND_LAG_P99_LIMIT_S * 1000:g} ms)"
         )
     if not math.isnan(dropped) and dropped > MAX_DROPPED_FRACTION:
         reasons.append(f"{dropped:.2%} of requests dropped (limit {MAX_DROPPED_FRACTION:.1%})")
@@ -169,6 +169,29 @@ def trust_of(run: RunData) -> Trust:
         dropped_rate=None if math.isnan(dropped) else dropped,
         max_cpu_percent=max_cpu,
     )
+
+
+def _ms(seconds: float) -> str:
+    """Milliseconds precise enough that a breach never reads as the limit ("50.4", not "50")."""
+    ms = seconds * 1000
+    return f"{ms:.1f}" if ms < 100 else f"{ms:,.0f}"
+
+
+UNJUDGED_FAILED_SHARE = 0.01  # above this failed share, a run judged without it says so
+
+
+def unjudged_failures(thresholds: Sequence[Any], values: Mapping[str, float]) -> list[str]:
+    """A service level of latency alone passes a run whose requests fail fast (refused
+    connections, an instant 500): say what share failed when no rule judges failures."""
+    if any(t.metric in ("success_rate", "error_rate") for t in thresholds):
+        return []
+    failed = 1.0 - values.get("success_rate", math.nan)
+    if not failed > UNJUDGED_FAILED_SHARE:  # NaN (no requests) says nothing either
+        return []
+    return [
+        f"{failed:.1%} of requests failed or were dropped, and no threshold judges that "
+        "(add e.g. success_rate >= 99%)"
+    ]
 
 
 def run_notes(manifest: Manifest) -> list[str]:
@@ -209,6 +232,7 @@ def decide(
     notes = run_notes(run.manifest)
     if by_endpoint is not None:
         notes += unknown_endpoints(run.thresholds, by_endpoint)
+    notes += unjudged_failures(run.thresholds, values)
     if regressions and not regressions_fail:
         notes.append(f"{len(regressions)} regression(s) against the baseline (not gating)")
     return Verdict(status, checks, trust, shown_regressions, tuple(notes), run.incomplete)

@@ -191,6 +191,10 @@ def report_run(
         with disk_errors(Path(junit)):
             _copy_junit(report, Path(junit))
     print_summary(report, stream)
+    from surge.cli.task_errors import task_error_lines
+
+    for line in task_error_lines(run_dir):  # scenario exceptions: not in the records
+        print(f"warning  {line}", file=stream)
     return RunOutcome(run_dir, int(report.exit_code), report)
 
 

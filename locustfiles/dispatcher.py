@@ -73,7 +73,9 @@ class TaskPicker:
             unknown = sorted(set(mix) - set(by_name))
             if unknown:
                 raise ScheduleError(
-                    [f"scenario.mix: {', '.join(unknown)} not tasks of {user_class.__name__} "
+                    [f"scenario.mix: {', '.join(unknown)} "
+                     f"{'is not a task' if len(unknown) == 1 else 'are not tasks'} of "
+                     f"{user_class.__name__} "
                      f"(it has: {', '.join(sorted(by_name))})"],
                     "scenario",
                 )  # fmt: skip

@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from surge.locustfiles.endings import write_note
-
 from surge.errors import ExitCode
+from surge.locustfiles.endings import write_note
 from surge.manifest import AbortedBy
 
 log = logging.getLogger("surge.agent")

@@ -382,6 +382,8 @@ def _same(path: Path, meta: tuple[int, str] | None) -> bool:
 
 def _final_error(what: str, where: S3Url, failure: Failure, exc: BaseException) -> S3Error:
     detail = _short(exc)
+    # "upload to s3://..." reads well in a retry line; the error names the URL last
+    what = what.removesuffix(" to").removesuffix(" of").removesuffix(" against")
     if failure is Failure.NOT_FOUND:
         return S3NotFoundError(f"S3 {what} failed: not found ({detail})", str(where))
     hints = {

@@ -100,7 +100,8 @@ def init_project(folder: Path, *, target: str) -> list[Path]:
     existing = [str(p) for p in (schedule_path, locustfile_path) if p.exists()]
     if existing:
         raise SurgeError(
-            f"refusing to overwrite {', '.join(existing)}; move it away or use another DIR",
+            f"refusing to overwrite {', '.join(existing)}; move "
+            f"{'them' if len(existing) > 1 else 'it'} away or use another DIR",
             str(folder),
         )
     text = SCHEDULE_TEMPLATE.format(

@@ -15,8 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=_workers,
         metavar="N",
-        help="local worker processes (default: one per core, minus one; 0: one standalone "
-        "process)",
+        help="local worker processes (default: one per core, minus one; 0: one standalone process)",
     )
     parser.add_argument(
         "--ui",

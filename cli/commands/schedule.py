@@ -10,15 +10,19 @@ from surge.errors import ExitCode
 from surge.schedule import Schedule, load_schedule
 from surge.units import format_duration
 
-HELP = "Validate schedules (and, with the S3 commands, push them)."
+HELP = "Validate schedules (what they will offer), or push one to S3 with its scenario bundle."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    validate = actions.add_parser("validate", help="check a schedule file and summarise it")
+    text = "check schedule files and their scenarios; print what each will offer"
+    validate = actions.add_parser(
+        "validate", help=text, description=text[0].upper() + text[1:] + "."
+    )
     validate.add_argument("files", nargs="+", metavar="FILE", help="schedule YAML file(s)")
     validate.set_defaults(_action=_validate)
-    push = actions.add_parser("push", help="validate; upload it with its scenario bundle")
+    text = "validate, then upload the schedule and its scenario bundle for a fleet run"
+    push = actions.add_parser("push", help=text, description=text[0].upper() + text[1:] + ".")
     push.add_argument("file", metavar="FILE", help="schedule YAML file")
     push.add_argument(
         "url",

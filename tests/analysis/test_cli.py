@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from surge.cli import main
 
+from surge.cli import main
 from surge.errors import ExitCode
 from tests.helpers.runs import fake_run_dir
 

@@ -16,10 +16,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from surge.analysis.endpoints import endpoint_label, error_type
+
+from surge.analysis.endpoints import endpoint_label
 from surge.analysis.loading import load_run
 from surge.analysis.report import Report, build_report, compute
-
+from surge.locustfiles.error_types import shown_type
 from tests.helpers.runs import Req, make_run
 
 STAGES = [{"rps": 10, "duration": "10s"}, {"rps": 20, "duration": "10s"}]
@@ -158,7 +159,7 @@ def test_every_cell_of_the_failure_table(synthetic, report: Report) -> None:
     for r in rows:
         totals[label(r)] += 1
         if r.outcome in ("error", "timeout", "dropped"):
-            failed[(label(r), r.outcome, r.status, error_type(r.error, r.status))].append(r)
+            failed[(label(r), r.outcome, r.status, shown_type(r.error, r.status))].append(r)
     table = report.views.failures
     assert len(table) == len(failed)
     for got in table.to_dict("records"):
@@ -217,10 +218,10 @@ def test_outputs_carry_the_same_tables(synthetic, tmp_path: Path, monkeypatch) -
 
 
 def test_error_type_words() -> None:
-    assert error_type(THROTTLED, 500) == THROTTLED
-    assert error_type("CatchResponseError: sold out", 409) == "sold out"
-    assert error_type(None, 502) == "HTTP 502"
-    assert error_type(None, 0) == "no response"
+    assert shown_type(THROTTLED, 500) == THROTTLED
+    assert shown_type("CatchResponseError: sold out", 409) == "sold out"
+    assert shown_type(None, 502) == "HTTP 502"
+    assert shown_type(None, 0) == "no response"
     assert endpoint_label("GET", "GET /x") == "GET /x"
     assert endpoint_label("GET", "/x") == "GET /x"
     assert endpoint_label("", "buy") == "buy"

@@ -261,10 +261,14 @@ def test_surge_report_writes_the_same_files_with_either_engine(
         assert files["stream"][name] == files["frame"][name], name
 
 
-def test_a_run_longer_than_two_hours_reports_per_minute_with_charts(tmp_path: Path) -> None:
+def test_a_run_longer_than_two_hours_reports_per_minute_with_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The whole report (HTML, charts, CSVs) of a 3-hour run: a per-minute timeline whose
     latency keeps the worst second; the stage numbers stay exact."""
     from surge.analysis.report import build_report
+
+    monkeypatch.setenv("SURGE_REPORT_ENGINE", "stream")  # the default, whatever the env says
 
     rows = hold(rate=0.05, start_s=0, duration_s=3 * 3600, latency_s=0.01)
     rows += [Req(offset_s=7205.5, latency_s=2.5)]  # one slow second in minute 120

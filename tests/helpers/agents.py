@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.children import stop_child
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BROWSE_LOCUSTFILE = "tests/helpers/browse_locustfile.py"  # relative to the repository
 
@@ -56,10 +58,4 @@ def start_agent(env_file: Path, env: dict[str, str], log: Path) -> subprocess.Po
 
 def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     """SIGTERM, then SIGKILL after `timeout`; for cleanup after a failed test."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+    stop_child(proc, timeout_s=timeout)

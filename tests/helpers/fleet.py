@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from surge.cli import main
 
+from surge.cli import main
 from tests.helpers.agents import live_schedule_yaml, start_agent, stop_process, write_agent_env
 from tests.helpers.s3 import MotoServer, free_port
 

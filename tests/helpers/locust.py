@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,21 +16,23 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-from surge.provisioning.local import REPO_ROOT, Role, _scenario_path, locust_command
 
 from surge.errors import SurgeError
-from surge.results import read_health, read_manifest, read_requests
+from surge.provisioning.local import (
+    REPO_ROOT,
+    LocalRunResult,
+    Role,
+    _scenario_path,
+    free_port,
+    locust_command,
+)
+from surge.results import AbortedBy, RunState, read_health, read_manifest, read_requests
 from surge.schedule import load_schedule
+from tests.helpers.children import stop_child, wait_until_answers
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "locustfiles"
 START_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -53,19 +54,11 @@ def http_target(
     proc = subprocess.Popen(cmd, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                urllib.request.urlopen(url + "/count", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("test target did not start") from None
-                time.sleep(0.05)
+        wait_until_answers(url + "/count", proc, what="the test target",
+                           timeout_s=START_TIMEOUT_S, poll_s=0.05)  # fmt: skip
         yield url
     finally:
-        proc.terminate()
-        proc.wait(5)
+        stop_child(proc, timeout_s=5)
 
 
 def target_count(url: str) -> int:
@@ -212,6 +205,20 @@ def running_fleet(schedule: Path, run_dir: Path, *, workers: int = 1) -> Iterato
         yield fleet
     finally:
         fleet.stop()
+
+
+def assert_threshold_abort(result: LocalRunResult, rule: str, *, within_s: float) -> None:
+    """`result` is a run an ``abort_on_fail`` threshold ended early: aborted
+    by that rule, within `within_s` of its start, exit 1, or 3 when it was also
+    untrustworthy (e.g. a lagging generator on a busy machine: that outranks thresholds)."""
+    manifest = result.manifest
+    assert manifest is not None and manifest.state is RunState.ABORTED
+    assert manifest.abort is not None and manifest.abort.by is AbortedBy.THRESHOLD
+    assert rule in manifest.abort.reason
+    started, ended = manifest.started_at, manifest.ended_at
+    assert started is not None and ended is not None
+    assert (ended - started).total_seconds() < within_s  # not the schedule's whole length
+    assert result.exit_code == (3 if manifest.untrustworthy else 1)
 
 
 def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> float:

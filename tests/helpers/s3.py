@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from surge.provisioning.local import free_port
+from tests.helpers.children import stop_child, wait_until_answers
 
 STARTUP_TIMEOUT_S = 20.0
 FAKE_CREDENTIALS = {
@@ -53,12 +53,6 @@ class MotoServer:
         return name
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _moto_command(port: int) -> list[str]:
     exe = Path(sys.executable).with_name("moto_server")
     if exe.exists():
@@ -80,28 +74,11 @@ def moto_s3(extra_env: dict[str, str] | None = None) -> Iterator[MotoServer]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, proc)
+        wait_until_answers(f"{url}/moto-api/", proc, what="moto server",
+                           timeout_s=STARTUP_TIMEOUT_S)  # fmt: skip
         yield MotoServer(url, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto server exited early with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"moto server did not answer on {url} within {STARTUP_TIMEOUT_S:g}s")
+        stop_child(proc, timeout_s=5)
 
 
 def unreachable_endpoint() -> str:

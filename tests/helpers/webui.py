@@ -13,14 +13,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from surge.provisioning.local import free_port
+from tests.helpers.children import stop_child, wait_until_answers
 from tests.helpers.signals import like_a_terminal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,27 +70,16 @@ def ui_run(
     )
     run = UIRun(f"http://127.0.0.1:{port}", run_dir, proc)
     try:
-        deadline = time.monotonic() + UI_START_TIMEOUT_S
-        while True:
-            try:
-                run.get_json("/surge/api/status")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the web UI did not come up; see {log.name} and {run_dir}/logs"
-                    ) from None
-                time.sleep(POLL_S)
+        _wait_for_view(run.url, proc, lambda: f"see {log.name} and {run_dir}/logs")
         yield run
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_child(proc, signal.SIGINT, STOP_TIMEOUT_S)  # Ctrl-C: a clean stop of the run
         log.close()
+
+
+def _wait_for_view(url: str, proc: subprocess.Popen, detail: Callable[[], str]) -> None:
+    wait_until_answers(url + "/surge/api/status", proc, what="the web UI",
+                       timeout_s=UI_START_TIMEOUT_S, poll_s=POLL_S, detail=detail)  # fmt: skip
 
 
 @dataclass
@@ -127,24 +116,10 @@ def surge_run_ui(
         )  # fmt: skip
     run = SurgeRunUI(f"http://127.0.0.1:{port}", out_dir, proc, log)
     try:
-        deadline = time.monotonic() + UI_START_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(run.url + "/surge/api/status", timeout=5):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the web UI did not come up:\n{run.output()}") from None
-                time.sleep(POLL_S)
+        _wait_for_view(run.url, proc, lambda: "\n" + run.output())
         yield run
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_child(proc, signal.SIGINT, STOP_TIMEOUT_S)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-from surge.analysis.endpoints import error_type as report_type
 from surge.locustfiles.error_types import (
     DROPPED_LATE,
     DROPPED_STOPPED,
@@ -50,10 +49,6 @@ def test_a_record_error_and_its_two_views() -> None:
     assert live_kind("dropped", 0, DROPPED_LATE) == "late"
     assert live_kind("dropped", 0, DROPPED_STOPPED) == "stopped"
     assert shown_type(float("nan"), 0) == "no response" and shown_type(None, 503) == "HTTP 503"
-
-
-def test_the_report_reads_the_same_rule() -> None:
-    assert report_type is shown_type
 
 
 def test_the_report_can_import_it_without_locust() -> None:

@@ -46,7 +46,7 @@ MISTAKES = {
     ),
     "unknown_user": (GOOD_USER, "  user: Buyer\n", ["no User class 'Buyer'", "Shopper"]),
     "unknown_mix_task": (
-        GOOD_USER, "  mix: {browse: 1, buy: 2}\n", ["scenario.mix: buy not tasks of Shopper"],
+        GOOD_USER, "  mix: {browse: 1, buy: 2}\n", ["scenario.mix: buy is not a task of Shopper"],
     ),
     "no_tasks": (
         "from locust import HttpUser\n\nclass Idle(HttpUser):\n    pass\n", "",
@@ -128,5 +128,5 @@ def test_surge_run_refuses_a_scenario_mistake_before_starting_anything(tmp_path)
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
-    assert "scenario.mix: buy not tasks of Shopper" in done.stderr
+    assert "scenario.mix: buy is not a task of Shopper" in done.stderr
     assert not out.exists() or not any(out.iterdir())  # no run directory: nothing started

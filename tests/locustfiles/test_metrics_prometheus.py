@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,6 +28,7 @@ from surge.errors import ExitCode
 from surge.provisioning.local import free_port
 from surge.results import read_requests
 from tests.helpers.agents import live_schedule_yaml
+from tests.helpers.children import stop_child, wait_until_answers
 from tests.helpers.shop import running_shop
 
 pytestmark = pytest.mark.integration
@@ -61,23 +61,11 @@ def prometheus(tmp: Path, scrape_port: int) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/-/ready", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"prometheus did not start: {(tmp / 'prometheus.log').read_text()}")
-                time.sleep(0.2)
+        wait_until_answers(url + "/-/ready", proc, what="prometheus", timeout_s=READY_TIMEOUT_S,
+                           poll_s=0.2, detail=(tmp / "prometheus.log").read_text)  # fmt: skip
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_child(proc)
         log.close()
 
 

@@ -179,7 +179,7 @@ def test_user_level_weights_and_mix_pick_task_sets_and_functions():
     assert 0.70 < picks.count(Browse) / len(picks) < 0.80  # weight 3 of 4
     only_direct = TaskPicker(U, {"direct": 1, "Browse": 0})
     assert {only_direct.pick(rng) for _ in range(50)} == {U.direct}
-    with pytest.raises(ScheduleError, match="nope not tasks of U"):
+    with pytest.raises(ScheduleError, match="nope is not a task of U"):
         TaskPicker(U, {"nope": 1})
 
 

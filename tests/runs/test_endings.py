@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from surge.cli import main
 
+from surge.cli import main
 from surge.results import list_parts, read_requests
 from tests.helpers.fleet import (
     Fleet,
@@ -86,7 +86,7 @@ def test_abort_keeps_every_record_and_says_who_aborted(fleet: Fleet, attempt: in
     assert manifest["abort"]["by"] == "kill switch"
     assert "rehearsal over" in manifest["abort"]["reason"]
     assert manifest["abort"]["at"]
-    assert codes["master"] == 130, codes  # interrupted: never 0
+    assert codes["master"] == 130, fleet.output("master")  # interrupted: never 0
     assert verdict(dest)["status"] == "interrupted"
 
 
@@ -104,7 +104,7 @@ def test_stop_keeps_every_record_and_says_interrupted(fleet: Fleet, attempt: int
     manifest = totals_match(dest)
     assert manifest["state"] == "stopped"
     assert manifest["abort"]["by"] == "person"
-    assert codes == {"master": 130, "w1": 130, "w2": 130}
+    assert codes == {"master": 130, "w1": 130, "w2": 130}, fleet.output("master")
 
 
 @ATTEMPTS
@@ -118,7 +118,7 @@ def test_hard_end_keeps_every_record_and_is_incomplete(fleet: Fleet, attempt: in
     manifest = totals_match(dest)
     assert manifest["state"] == "aborted"
     assert manifest["abort"]["by"] == "hard end"
-    assert codes == {"master": 4, "w1": 4, "w2": 4}
+    assert codes == {"master": 4, "w1": 4, "w2": 4}, fleet.output("master")
     assert verdict(dest)["status"] == "incomplete"
     frame = read_requests(dest, ["sent_us"]).to_pandas()
     assert frame["sent_us"].max() / 1e6 < end_by.timestamp()  # nothing sent after it

@@ -126,6 +126,7 @@ def test_unreachable_s3_retries_then_fails_with_exit_4(
         store.put_bytes(S3Url("bkt", "k"), b"x")
     assert info.value.failure is Failure.UNREACHABLE
     assert info.value.exit_code == ExitCode.INFRASTRUCTURE
+    assert str(info.value).startswith("S3 upload failed: S3 unreachable")  # not "upload to"
     assert retries == [Failure.UNREACHABLE] * (s3mod.MAX_ATTEMPTS - 1)
     assert main(["abort", "s3://bkt/runs/r-1"]) == ExitCode.INFRASTRUCTURE
     assert "S3 unreachable" in capsys.readouterr().err

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from surge.provisioning.agent_sync import RunUploader
 
+from surge.provisioning.agent_sync import RunUploader
 from surge.s3 import S3Error, S3Store, S3Url, make_client
 from tests.helpers.fleet import Fleet, answered_rows, fetch, run_fleet, settled_answered
 from tests.helpers.locust import http_target
 from tests.helpers.s3 import MotoServer
-from tests.helpers.tcp_proxy import TcpProxy, tcp_proxy
+from tests.helpers.tcp_proxy import tcp_proxy
 
 pytestmark = pytest.mark.integration
 
@@ -61,31 +62,31 @@ def _run_dir(tmp_path: Path) -> Path:
     return run_dir
 
 
-def _uploader(proxy: TcpProxy, run_dir: Path, bucket: str) -> RunUploader:
-    store = S3Store(make_client(endpoint_url=proxy.url), max_attempts=1)
-    return RunUploader(store, run_dir, S3Url(bucket, "runs/outage"))
-
-
-def test_final_uploads_wait_for_s3_to_come_back(
-    tmp_path: Path, moto_server: MotoServer, bucket: str
-) -> None:
+@pytest.fixture
+def cut_off(tmp_path: Path, moto_server: MotoServer, bucket: str) -> Iterator[tuple]:
+    """A run directory, its uploader reaching S3 through a proxy, and the proxy, cut."""
     run_dir = _run_dir(tmp_path)
     with tcp_proxy(_port(moto_server)) as proxy:
-        uploader = _uploader(proxy, run_dir, bucket)
+        store = S3Store(make_client(endpoint_url=proxy.url), max_attempts=1)
         proxy.cut()
-        errors: list[BaseException] = []
+        yield proxy, RunUploader(store, run_dir, S3Url(bucket, "runs/outage")), run_dir
 
-        def final() -> None:
-            try:
-                uploader.final_sync(retry_s=60)
-            except BaseException as exc:
-                errors.append(exc)
 
-        thread = threading.Thread(target=final)
-        thread.start()
-        time.sleep(3.0)
-        proxy.restore()
-        thread.join(60)
+def test_final_uploads_wait_for_s3_to_come_back(cut_off: tuple, bucket: str) -> None:
+    proxy, uploader, _run = cut_off
+    errors: list[BaseException] = []
+
+    def final() -> None:
+        try:
+            uploader.final_sync(retry_s=60)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=final)
+    thread.start()
+    time.sleep(3.0)
+    proxy.restore()
+    thread.join(60)
     assert not errors
     keys = S3Store().list_keys(S3Url(bucket, "runs/outage"))
     assert sorted(keys) == [
@@ -94,15 +95,10 @@ def test_final_uploads_wait_for_s3_to_come_back(
     ]
 
 
-def test_after_its_bounded_retry_the_uploader_names_what_is_still_local(
-    tmp_path: Path, moto_server: MotoServer, bucket: str
-) -> None:
-    run_dir = _run_dir(tmp_path)
-    with tcp_proxy(_port(moto_server)) as proxy:
-        uploader = _uploader(proxy, run_dir, bucket)
-        proxy.cut()
-        with pytest.raises(S3Error) as caught:
-            uploader.final_sync(retry_s=2.0)
+def test_after_its_bounded_retry_the_uploader_names_what_is_still_local(cut_off: tuple) -> None:
+    _proxy, uploader, run_dir = cut_off
+    with pytest.raises(S3Error) as caught:
+        uploader.final_sync(retry_s=2.0)
     message = str(caught.value)
     assert "2 result files could not be uploaded" in message
     assert "requests/w1/part-00000.parquet" in message and "logs/agent-w1.log" in message

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from surge.provisioning.spot import IMDS_ENDPOINT_ENV, POLL_S
 
+from surge.provisioning.spot import IMDS_ENDPOINT_ENV, POLL_S
 from surge.results import read_requests
 from tests.helpers.fleet import (
     Fleet,

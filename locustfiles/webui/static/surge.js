@@ -76,8 +76,10 @@ function drawTimeline(data, status) {
     svg.appendChild(el("line", { x1: CHART.left, x2: CHART.w - CHART.right, y1: y(r), y2: y(r), class: "grid" }, null, SVG_NS));
     svg.appendChild(el("text", { x: CHART.left - 6, y: y(r) + 4, "text-anchor": "end" }, fmt(r), SVG_NS));
   }
-  for (let i = 0; i <= 6; i++) {
-    const t = (span / 6) * i;
+  // whole, even steps (span / 6 gave 0s 2s 3s 5s ... on a 10 s schedule)
+  const tick = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400]
+    .find((candidate) => span / candidate <= 6) || Math.ceil(span / 6);
+  for (let t = 0; t <= span + 1e-9; t += tick) {
     svg.appendChild(el("text", { x: x(t), y: CHART.h - 8, "text-anchor": "middle" }, duration(t), SVG_NS));
   }
   const corners = data.timeline.map(([t, r]) => `${x(t).toFixed(1)},${y(r).toFixed(1)}`);
