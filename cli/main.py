@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -70,8 +71,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SurgeError as exc:
         report_error(exc)
         return exc.exit_code
+    except BrokenPipeError:  # `surge cost ... | head`: the reader left; not a crash
+        stop_writing_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug, not a user mistake: exit 5 (never 0 or 1), one line
         return report_crash(exc, argv)
+
+
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a tool ended by SIGPIPE (128 + 13)
+
+
+def stop_writing_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def report_error(exc: SurgeError) -> None:

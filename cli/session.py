@@ -80,7 +80,7 @@ def run_and_report(
         from surge.cli.scenario_check import check_scenario
 
         check_scenario(schedule, Path(source), stream)
-    from surge.cli.target_check import check_target
+    from surge.target_check import check_target
 
     check_target(schedule)  # nothing listening: exit 4 before any process starts
     run_id = make_run_id(schedule.name)

@@ -51,6 +51,13 @@ from surge.results import (
 )
 from surge.schedule import Schedule
 from surge.thresholds import MetricKind, Threshold
+from surge.trust import (  # one owner: the report and the web UI judge by the same limits
+    MAX_DROPPED_FRACTION,
+    MAX_SEND_LAG_P99_US,
+    OVERLOADED_CPU_WAIT_PERCENT,
+    SATURATED_CPU_PERCENT,
+    SATURATED_CPU_SECONDS,
+)
 
 logger = logging.getLogger(__name__)
 _HOSTNAME = socket.gethostname()
@@ -66,12 +73,6 @@ STATUS_WINDOW_S = 5  # seconds of merged samples behind status.json's latency fi
 RATE_WINDOW_S = 2  # seconds behind status.json's achieved_rps
 LIVE_WINDOW_S = 10  # seconds of merged samples live thresholds are evaluated on
 END_WAIT_MAX_S = 35.0  # after the schedule's end, how long to wait for workers' last reports
-# the trust limits are surge.trust's (the report and the web UI judge by the same ones)
-SATURATED_CPU_PERCENT = trust.SATURATED_CPU_PERCENT
-SATURATED_CPU_SECONDS = trust.SATURATED_CPU_SECONDS
-MAX_SEND_LAG_P99_US = trust.MAX_SEND_LAG_P99_US
-MAX_DROPPED_FRACTION = trust.MAX_DROPPED_FRACTION
-OVERLOADED_CPU_WAIT_PERCENT = trust.OVERLOADED_CPU_WAIT_PERCENT
 
 
 class ThresholdState(enum.Enum):
@@ -238,11 +239,11 @@ class FleetController:
                                 f"for {SATURATED_CPU_SECONDS}s")  # fmt: skip
         second = self._seconds[int(data["time_us"] // 1_000_000)]
         second.outcomes.update(data["outcomes"])
-        second.corrected.update({int(k): v for k, v in data["hist_corrected"].items()})
-        second.uncorrected.update({int(k): v for k, v in data["hist_uncorrected"].items()})
+        second.corrected.update(histogram.from_message(data["hist_corrected"]))
+        second.uncorrected.update(histogram.from_message(data["hist_uncorrected"]))
         second.sent += data["sent"]
         self.live.observe(data)
-        self._lag.update({int(k): v for k, v in data["lag_hist"].items()})
+        self._lag.update(histogram.from_message(data["lag_hist"]))
         self._totals.update(data["outcomes"])
         if self.search is not None:
             self.search.on_health(data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,12 @@ def bucket_counts(values_us: np.ndarray) -> dict[int, int]:
     idx = np.floor(np.log2(clipped) * BUCKETS_PER_OCTAVE).astype(np.int64)
     keys, counts = np.unique(idx, return_counts=True)
     return {int(k): int(c) for k, c in zip(keys, counts, strict=True)}
+
+
+def from_message(counts: Mapping[Any, Any] | None) -> dict[int, int]:
+    """A histogram as a health message carries it (JSON makes its keys strings) ->
+    bucket index -> count."""
+    return {int(k): int(v) for k, v in (counts or {}).items()}
 
 
 def bucket_value_us(index: int) -> float:

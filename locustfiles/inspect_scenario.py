@@ -109,7 +109,7 @@ def check(locustfile: str, schedule_text: str) -> dict[str, Any]:
     problems: list[str] = answer["problems"]
     base_options = _option_names()
     try:
-        classes = _import(locustfile)
+        classes, shapes = _import(locustfile)
     except Exception as exc:
         problems.append(_import_failure(exc, locustfile))
         return answer
@@ -139,19 +139,25 @@ def check(locustfile: str, schedule_text: str) -> dict[str, Any]:
         return answer
     problems += _instantiate(user_class, schedule)
     answer.update(user_class=name, client=user_class.surge_client.client)
-    answer["notes"] = scenario_notes(user_class)
+    answer["notes"] = scenario_notes(user_class) + [
+        f"{shape}: the file's LoadTestShape is ignored; the schedule's stages set the load "
+        "(open model)"
+        for shape in shapes
+    ]
     return answer
 
 
-def _import(locustfile: str) -> dict[str, type]:
+def _import(locustfile: str) -> tuple[dict[str, type], list[str]]:
+    """The file's User classes by name, and the names of its LoadTestShape classes."""
     from locust.util.load_locustfile import load_locustfile
 
     from surge.locustfiles.client import SurgeHttpUser
 
     sys.path.insert(0, str(Path(locustfile).resolve().parent))
-    classes, _shapes = load_locustfile(locustfile)
+    classes, shapes = load_locustfile(locustfile)
     # SurgeHttpUser is abstract and imported by scenarios: never a candidate
-    return {n: c for n, c in classes.items() if c is not SurgeHttpUser}
+    users = {n: c for n, c in classes.items() if c is not SurgeHttpUser}
+    return users, [type(shape).__name__ for shape in shapes]
 
 
 def _import_failure(exc: BaseException, locustfile: str) -> str:

@@ -20,6 +20,8 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
+from surge.locustfiles.histogram import from_message
+
 KEEP_SECONDS = 120  # per-second samples kept: more than any live window
 HTTP_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
@@ -42,12 +44,8 @@ class Window:
             self.outcomes[outcome] += int(count)
             if outcome != "dropped":
                 self.sent += int(count)
-        self.corrected.update(
-            {int(k): int(v) for k, v in figures.get("hist_corrected", {}).items()}
-        )
-        self.uncorrected.update(
-            {int(k): int(v) for k, v in figures.get("hist_uncorrected", {}).items()}
-        )
+        self.corrected.update(from_message(figures.get("hist_corrected")))
+        self.uncorrected.update(from_message(figures.get("hist_uncorrected")))
 
     def merge(self, other: Window) -> None:
         self.outcomes.update(other.outcomes)

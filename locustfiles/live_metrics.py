@@ -42,10 +42,8 @@ class EndpointTotals:
             if new and max_kinds is not None and len({k for _, k in self.outcomes}) > max_kinds:
                 kind = OTHER
             self.outcomes[(outcome, kind)] += int(count)
-        self.corrected.update({int(k): int(v) for k, v in data.get("hist_corrected", {}).items()})
-        self.uncorrected.update(
-            {int(k): int(v) for k, v in data.get("hist_uncorrected", {}).items()}
-        )
+        self.corrected.update(histogram.from_message(data.get("hist_corrected")))
+        self.uncorrected.update(histogram.from_message(data.get("hist_uncorrected")))
         self.sum_corrected_us += int(data.get("sum_corrected_us", 0))
         self.sum_uncorrected_us += int(data.get("sum_uncorrected_us", 0))
 

@@ -28,6 +28,7 @@ from surge.provisioning.scenario import local_scenario
 from surge.errors import SurgeError
 from surge.results import make_run_id, read_health
 from surge.schedule import load_schedule
+from surge.target_check import check_target
 
 DEFAULT_DURATION_S = 15.0
 MAX_DURATION_S = 60.0  # bounded: calibrating is a measurement, not a load test
@@ -103,6 +104,7 @@ def calibrate(
     schedule = load_schedule(path)
     if target:
         schedule = schedule.with_target(target)  # still only allow_hosts
+    check_target(schedule)  # refused connections are cheap "sends": no figure from nothing
     setup = local_scenario(path, schedule)
     text = calibration_schedule(schedule.text, duration_s=duration_s, ceiling_rps=ceiling_rps)
     with tempfile.TemporaryDirectory(prefix="surge-calibrate-") as tmp:

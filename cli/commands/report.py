@@ -102,5 +102,9 @@ def run(args: argparse.Namespace) -> int:
         )
     for note in report.verdict.notes:
         print(f"note: {note}")
+    from surge.cli.task_errors import task_error_lines
+
+    for line in task_error_lines(run_dir):  # scenario exceptions: not in the records
+        print(f"warning: {line}")
     print(f"report: {report.files['index.html']}")
     return int(report.exit_code)

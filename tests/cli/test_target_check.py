@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from surge.cli.main import main
-from surge.cli.target_check import check_target
 from surge.errors import ExitCode, InfrastructureError
 from surge.schedule import parse_schedule
+from surge.target_check import check_target
 
 
 def _closed_port() -> int:
@@ -51,3 +51,15 @@ def test_a_listening_target_passes_the_check() -> None:
     with pytest.raises(InfrastructureError) as refused:
         check_target(parse_schedule(_schedule_yaml(port)))
     assert refused.value.exit_code == ExitCode.INFRASTRUCTURE
+
+
+def test_calibrate_against_an_unreachable_target_is_exit_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # refused connections are "sent" at thousands per second: no rps_per_vcpu from them
+    port = _closed_port()
+    schedule = tmp_path / "s.yaml"
+    schedule.write_text(_schedule_yaml(port))
+    assert main(["calibrate", str(schedule), "--duration", "1"]) == ExitCode.INFRASTRUCTURE
+    captured = capsys.readouterr()
+    assert "target unreachable at start" in captured.err and "rps_per_vcpu" not in captured.out

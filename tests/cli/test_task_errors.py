@@ -5,8 +5,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
+from surge.cli.main import main
 from surge.cli.session import run_and_report
 from surge.cli.task_errors import task_error_lines
+from tests.helpers.runs import fake_run_dir
 from tests.helpers.shop import running_shop
 
 SCENARIO = """
@@ -50,3 +54,16 @@ def test_no_logs_or_no_task_errors_print_nothing(tmp_path: Path) -> None:
     )
     lines = task_error_lines(tmp_path)
     assert len(lines) == 4 and lines[-1].startswith("... and 2 other task exceptions")
+
+
+def test_surge_report_repeats_the_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = fake_run_dir(tmp_path)
+    (run_dir / "logs" / "worker-0.log").write_text(
+        "[t] vm/ERROR/surge.locustfiles.dispatcher: a task failed (logged once): "
+        "HostNotAllowedError: GET http://127.0.0.2/: host not in allow_hosts (127.0.0.1)\n"
+    )
+    assert main(["report", str(run_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: a task raised HostNotAllowedError: GET http://127.0.0.2/" in printed

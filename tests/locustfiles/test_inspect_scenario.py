@@ -105,6 +105,16 @@ def test_a_good_scenario_validates_and_says_which_client_runs_it(tmp_path, capsy
     assert "scenario  Shopper: surge client" in out
 
 
+def test_a_load_test_shape_in_the_file_is_said_to_be_ignored(tmp_path, capsys):
+    shape = "\nfrom locust import LoadTestShape\n\nclass Waves(LoadTestShape):\n" + (
+        "    def tick(self):\n        return (10, 10)\n"
+    )
+    schedule = write_case(tmp_path, GOOD_USER + shape, "")
+    assert main(["schedule", "validate", str(schedule)]) == 0  # a note, not a mistake
+    out = capsys.readouterr().out
+    assert "scenario  Waves: the file's LoadTestShape is ignored" in out
+
+
 def test_a_missing_locustfile_is_exit_2(tmp_path, capsys):
     schedule = write_case(tmp_path, GOOD_USER, "")
     (tmp_path / "scenario.py").unlink()
