@@ -11,6 +11,7 @@ records, never from knowledge of a particular shop.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from surge.analysis.knee import Cause, Knee
 from surge.analysis.loading import DROPPED, REJECTED, TIMEOUT, RunData
 from surge.analysis.stages import window_codes
 from surge.locustfiles.error_types import shown_type
+from surge.thresholds import Threshold, parse_scoped_rule
 
 #: endpoints named as culprits: the worst, plus any with at least this share of its failures
 CO_CULPRIT_SHARE = 0.5
@@ -139,14 +141,19 @@ def _reason(c: Culprit, timeout_s: float | None) -> str:
     return f"the target answered with an error ({shown})"
 
 
-def _healthy(endpoint_stages: pd.DataFrame, stage: int, named: set[str]) -> str:
-    """`GET /products and GET /x stayed within 4 ms (p95)`, for endpoints without failures."""
+def _healthy(
+    endpoint_stages: pd.DataFrame, stage: int, named: set[str], limits: Sequence[Threshold] = ()
+) -> str:
+    """`GET /products and GET /x stayed within 4 ms (p95)`, for endpoints without failures
+    and within the missed latency `limits` (one over them too is not "fine")."""
     rows = endpoint_stages[endpoint_stages["stage"] == stage + 1]
     fine = rows[
         ~rows["endpoint"].isin(named)
         & (rows["error"] + rows["timeout"] + rows["dropped"] == 0)
         & rows["p95"].notna()
     ]
+    for limit in limits:
+        fine = fine[[pd.isna(v) or limit.passes(float(v)) for v in fine[limit.metric]]]
     if fine.empty:
         return ""
     names = sorted(fine["endpoint"])
@@ -186,4 +193,18 @@ def what_broke_first(
         f"{rate} the service level was missed ({missed}): {slowest['endpoint']} "
         f"slowed to p95 {latency_words(float(slowest['p95']))}."
     )
-    return sentence + _healthy(endpoint_stages, broke.stage, {slowest["endpoint"]}), found
+    limits = _latency_limits(broke.failed)
+    return sentence + _healthy(endpoint_stages, broke.stage, {slowest["endpoint"]}, limits), found
+
+
+def _latency_limits(failed: Any) -> list[Threshold]:
+    """The whole-run latency rules the stage missed, for the columns the endpoint table has."""
+    limits = []
+    for check in failed:
+        try:
+            metric, op, value, name = parse_scoped_rule(check.rule)
+        except ValueError:
+            continue
+        if name is None and metric in ("p50", "p90", "p95", "p99", "max"):
+            limits.append(Threshold(metric, op, value))
+    return limits

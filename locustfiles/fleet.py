@@ -418,7 +418,7 @@ class FleetController:
         p99 = histogram.percentile_us(self._lag, 99)
         if p99 is not None and p99 > MAX_SEND_LAG_P99_US:
             reasons.append(
-                f"send lag p99 {p99 / 1000:.0f} ms over {MAX_SEND_LAG_P99_US / 1000:g} ms"
+                f"send lag p99 {p99 / 1000:.1f} ms over {MAX_SEND_LAG_P99_US / 1000:g} ms"
                 + self._lag_cause()
             )
         total = sum(self._totals.values())
