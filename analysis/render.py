@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from surge.analysis import render_endpoints
+from surge.analysis import render_endpoints, scenario_errors
 from surge.analysis.cost import CostInputs, formulas
 from surge.analysis.template import HTML
-
 from surge.atomic import atomic_write_text
 
 if TYPE_CHECKING:
@@ -173,6 +172,8 @@ def write_html(report: Report, s: dict[str, Any], out: Path, charts: bool) -> Pa
         knee_change=knee_change,
         endpoint_stages=render_endpoints.stages_by_endpoint(s),
         search_section=_search_section(report, s, charts),
+        scenario_errors_headline=scenario_errors.headline(s.get("scenario_errors") or []),
+        scenario_errors_consequence=scenario_errors.CONSEQUENCE,
         **headline_cards(s),
     )
     return _write(out / "index.html", html)
@@ -337,6 +338,7 @@ def write_markdown(s: dict[str, Any], out: Path) -> Path:
         lines.append("")
     lines += render_endpoints.markdown_lines(s, lat, num, pct)
     lines += markdown_stage_table(s["stages"])
+    lines += scenario_errors.markdown_lines(s.get("scenario_errors") or [])
     if s["comparison"]:
         c = s["comparison"]
         lines += [

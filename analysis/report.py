@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from surge import __version__
 from surge.analysis.checks import service_level
 from surge.analysis.compare import DEFAULT_TOLERANCE, Comparison, compare
 from surge.analysis.cost import (
@@ -40,6 +42,7 @@ from surge.analysis.metrics import group_summary
 from surge.analysis.plain import plain as _plain
 from surge.analysis.render import write_all
 from surge.analysis.rootcause import Culprit, what_broke_first
+from surge.analysis.scenario_errors import summary_rows as scenario_error_rows
 from surge.analysis.search import (
     judged_steps,
     search_record,
@@ -51,8 +54,6 @@ from surge.analysis.stages import DEFAULT_WARMUP_S, add_windows, stage_table, st
 from surge.analysis.streamed_report import load_streamed, streamed_stage_table, streamed_views
 from surge.analysis.timeline import per_second, per_second_by_name
 from surge.analysis.verdict import Verdict, decide
-
-from surge import __version__
 from surge.errors import ExitCode, UsageError
 from surge.manifest import iso
 from surge.results import REPORT_DIR, SUMMARY_VERSION
@@ -294,6 +295,8 @@ def summary(report: Report) -> dict[str, Any]:
         "cost": {"fleet": report.fleet.to_dict(), "serving": report.serving},
         "comparison": report.comparison.to_dict() if report.comparison else None,
         "search": report.search,
+        # exceptions of the scenario's own code: not requests, so nowhere else (QA)
+        "scenario_errors": scenario_error_rows(run.manifest.scenario_errors),
         **summary_part(report.views),
     }
 

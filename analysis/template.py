@@ -133,6 +133,14 @@ footer { margin-top: 36px; color: var(--muted); font-size: 11px; border-top: 1px
 </table>
 {% else %}<p class="note">The schedule defines no thresholds; the knee uses the default service level ({{ s.knee.service_level|join(", ") }}).</p>{% endif %}
 
+{% if scenario_errors_headline %}
+<h2 class="section" id="scenario-errors">Scenario errors</h2>
+<p class="fail">{{ scenario_errors_headline }}: {{ scenario_errors_consequence }}.</p>
+<table><tr><th class="l">task</th><th class="l">exception</th><th>count</th><th class="l">first message</th></tr>
+{% for e in s.scenario_errors %}<tr><td class="l">{{ e.task }}</td><td class="l">{{ e.error }}</td><td>{{ "{:,}".format(e.count) }}</td><td class="l">{{ e.example }}</td></tr>{% endfor %}
+</table>
+{% endif %}
+
 <h2 class="section">Stages</h2>
 <p class="note">Steady-state windows: hold stages skip their first {{ "{:g}".format(warmup_s) }} s; ramps (grey) are shown whole and not judged.
 Service level per stage: {{ s.knee.service_level|join(", ") }}. Latency is corrected (from the intended send time).</p>

@@ -162,13 +162,24 @@ def trust_of(run: RunData) -> Trust:
         )
     if not math.isnan(dropped) and dropped > MAX_DROPPED_FRACTION:
         reasons.append(f"{dropped:.2%} of requests dropped (limit {MAX_DROPPED_FRACTION:.1%})")
-    reasons += run.manifest.untrustworthy  # what the master saw live (lost workers...)
+    reasons += _live_only(run.manifest.untrustworthy, reasons)  # lost workers, ...
     return Trust(
         reasons=tuple(dict.fromkeys(reasons)),
         send_lag_p99_s=None if math.isnan(lag_p99) else float(lag_p99),
         dropped_rate=None if math.isnan(dropped) else dropped,
         max_cpu_percent=max_cpu,
     )
+
+
+#: topics both the report and the master judge: the report's exact figure wins
+_SHARED_TOPICS = ("send lag p99", "of requests dropped")
+
+
+def _live_only(live: list[str], own: list[str]) -> list[str]:
+    """The master's live reasons minus those the report states itself with exact figures
+    (a send lag p99 listed twice, once per figure, reads as two problems)."""
+    covered = {t for t in _SHARED_TOPICS if any(t in r for r in own)}
+    return [r for r in live if not any(t in r for t in covered)]
 
 
 def _ms(seconds: float) -> str:

@@ -70,8 +70,7 @@ def render(status: Mapping[str, Any], *, width: int = BAR_WIDTH, bar: bool = Tru
         str(status.get("state", "running")),
         stage_text,
         *search_text(status.get("search")),
-        f"{_fmt(_num(status, 'offered_rps'))}/{_fmt(_num(status, 'achieved_rps'))} req/s "
-        f"offered/achieved (answered; sent {_fmt(_num(status, 'sent_rps'))})",
+        rates_text(status),
         f"p95 {_fmt(_num(status, 'p95_ms'), '.0f', 'ms')}",
         f"errors {_fmt(_num(status, 'errors'))}",
         f"late {_fmt(_num(status, 'late'))} dropped {_fmt(_num(status, 'dropped'))}",
@@ -82,6 +81,23 @@ def render(status: Mapping[str, Any], *, width: int = BAR_WIDTH, bar: bool = Tru
     if bar:
         line = f"{_bar(status, left, width)} {line}"
     return line
+
+
+def rates_text(status: Mapping[str, Any]) -> str:
+    """Offered vs achieved over the same seconds: during the run both over the master's
+    rate window (``offered_window_rps``; the instant ``offered_rps`` for an older master),
+    after the end the whole run's averages, labelled so (the instant rate is then 0)."""
+    whole = status.get("whole_run")
+    if status.get("final") and isinstance(whole, dict):
+        rates, label = whole, "whole run: "
+    else:
+        window = _num(status, "offered_window_rps")
+        offered = window if window is not None else _num(status, "offered_rps")
+        rates, label = {**status, "offered_rps": offered}, ""
+    return (
+        f"{label}{_fmt(_num(rates, 'offered_rps'))}/{_fmt(_num(rates, 'achieved_rps'))} req/s "
+        f"offered/achieved (answered; sent {_fmt(_num(rates, 'sent_rps'))})"
+    )
 
 
 def search_text(search: Any) -> list[str]:

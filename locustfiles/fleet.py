@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import enum
 import logging
 import os
 import socket
@@ -29,11 +28,12 @@ import gevent
 
 from surge import trust
 from surge.errors import ExitCode
-from surge.locustfiles import endings, histogram
+from surge.locustfiles import endings, histogram, offered
 from surge.locustfiles.arrivals import CumulativeRate
 from surge.locustfiles.fleet_endings import EndingBook, outside_stop
 from surge.locustfiles.live_endpoints import Window
 from surge.locustfiles.live_metrics import LiveMetrics
+from surge.locustfiles.scenario_errors import ScenarioErrorTotals
 from surge.locustfiles.search import SearchDriver
 from surge.locustfiles.user_class import describe_for_manifest
 from surge.locustfiles.worker import MSG_PLAN, Plan
@@ -75,10 +75,7 @@ LIVE_WINDOW_S = 10  # seconds of merged samples live thresholds are evaluated on
 END_WAIT_MAX_S = 35.0  # after the schedule's end, how long to wait for workers' last reports
 
 
-class ThresholdState(enum.Enum):
-    PASSING = "passing"
-    FAILING = "failing"
-    ABORTING = "aborting"
+ThresholdState = trust.ThresholdState  # one owner (status.json, /metrics, the web UI)
 
 
 @dataclass
@@ -145,6 +142,7 @@ class FleetController:
             SearchDriver(controller=self, spec=schedule.search) if schedule.search else None
         )
         self.endings = EndingBook()  # parts, failures, departures (locustfiles.fleet_endings)
+        self.scenario_errors = ScenarioErrorTotals()  # the scenario's own exceptions, summed
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -245,6 +243,7 @@ class FleetController:
         self.live.observe(data)
         self._lag.update(histogram.from_message(data["lag_hist"]))
         self._totals.update(data["outcomes"])
+        self.scenario_errors.add(data.get("scenario_errors"))
         if self.search is not None:
             self.search.on_health(data)
         self._late += data["late"]
@@ -400,7 +399,10 @@ class FleetController:
             failing = value is not None and not t.passes(value)
             if not failing:
                 self._breach_since.pop(i, None)
-                self._threshold_states[i] = ThresholdState.PASSING
+                no_data = sample is None or value is None
+                self._threshold_states[i] = (
+                    ThresholdState.NO_DATA if no_data and t.name else ThresholdState.PASSING
+                )
                 continue
             since = self._breach_since.setdefault(i, now)
             state = ThresholdState.FAILING
@@ -476,6 +478,7 @@ class FleetController:
             "state": self.state.value,
             "final": self.state.final,  # the UI asks this rather than keep its own state list
             "limits": trust.limits(),  # and shows saturation by the limits the master applies
+            "threshold_states": trust.threshold_states(),  # labels/tones: no copy in the UI
             "run_id": self.run_id,
             "time": _iso(dt.datetime.now(dt.UTC)),
             "started_at": _iso(self.started_at),
@@ -489,6 +492,14 @@ class FleetController:
             # one vocabulary with the report: achieved = successful answers (ok + rejected)
             # per second; sent beside it
             **_rates(self._window(RATE_WINDOW_S), RATE_WINDOW_S),
+            # the offered rate over the same seconds (the terminal sets it beside achieved)
+            "offered_window_rps": self._offered_over_rate_window(n_workers),
+            "whole_run": offered.whole_run(
+                self.schedule, totals=self._totals, workers=max(n_workers, 1),
+                elapsed_s=self.ended_at.timestamp() - self.start_epoch if self.ended_at
+                else elapsed,
+                sent=sum(self._totals.values()) - self._totals["dropped"],
+            ),  # averages since the start: what the terminal shows after the end
             "p95_ms": ms(window.corrected, 95),
             "p99_ms": ms(window.corrected, 99),
             "p95_uncorrected_ms": ms(window.uncorrected, 95),
@@ -505,14 +516,23 @@ class FleetController:
                 {
                     "rule": t.rule,
                     "abort_on_fail": t.abort_on_fail,
-                    "state": self._threshold_states.get(i, ThresholdState.PASSING).value,
+                    "state": self._threshold_states.get(i, ThresholdState.NO_DATA).value,
                 }
                 for i, t in enumerate(self.schedule.thresholds)
             ],
             "abort_reason": self.abort_reason,
             "untrustworthy": self.untrustworthy_reasons(),
             "search": self.search.status() if self.search is not None else None,
+            # a search's stages are the steps decided so far: the web UI's timeline
+            "stages": [st.to_dict() for st in self.schedule.stages] if self.search else None,
         }
+
+    def _offered_over_rate_window(self, n_workers: int) -> float | None:
+        if not self.start_epoch:
+            return None
+        end = int(time.time()) - self.start_epoch  # _window's last second ends here
+        mean = offered.mean_offered_rps(self.schedule, end - RATE_WINDOW_S, end, max(n_workers, 1))
+        return round(mean, 2)
 
     def _worker_status(self, w: WorkerInfo) -> dict[str, Any]:
         lag = w.last.get("send_lag_p99_us")
@@ -574,6 +594,7 @@ class FleetController:
             manifest.search = self.search.record()  # the report's search section
         # #21: which client drives the scenario's class and why, ignored wait_time
         manifest.scenario_client = describe_for_manifest(self.environment, self.schedule)
+        manifest.scenario_errors = self.scenario_errors.manifest_rows()
         return manifest
 
 

@@ -46,6 +46,7 @@ from prometheus_client.core import (
 from surge.errors import InfrastructureError
 from surge.locustfiles.histogram import BUCKETS_PER_OCTAVE
 from surge.locustfiles.live_metrics import LiveMetrics
+from surge.trust import ThresholdState
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ BUCKETS_S = (
 LINGER_S = 5.0
 RUN_STATES = ("waiting", "starting", "running", "draining", "aborting", "finished", "aborted",
               "stopped")  # fmt: skip
-THRESHOLD_STATES = ("passing", "failing", "aborting")
+THRESHOLD_STATES = tuple(s.value for s in ThresholdState)  # one owner: surge.trust
 #: every metric family this module exports (the Grafana test checks the dashboard against it)
 EXPORTED = (
     "surge_run_info", "surge_run_state", "surge_stage", "surge_stage_count",

@@ -29,6 +29,7 @@ from surge.locustfiles.endings import DISK_FULL, MASTER_LOST
 from surge.locustfiles.health import ProcessHealth
 from surge.locustfiles.histogram import bucket_counts
 from surge.locustfiles.recorder import FLUSH_INTERVAL_S, Recorder
+from surge.locustfiles.scenario_errors import ScenarioErrorCounter
 from surge.locustfiles.user_class import apply_options, prepare_user_class
 from surge.results import check_format_version, own_instance_type
 from surge.schedule import parse_schedule
@@ -111,6 +112,9 @@ class WorkerEngine:
         self._stopping = False
         self._stopper: Any = None
         self._stopped = gevent.event.Event()  # set once the first stop has written its last part
+        #: the scenario's own exceptions per (task, type), sent with each health report
+        self.scenario_errors = ScenarioErrorCounter()
+        environment.events.user_error.add_listener(self.scenario_errors.on_user_error)
         #: who this is, in every beat and health report (the master's membership and cost)
         self._identity = {
             "host": socket.gethostname(), "pid": os.getpid(), "instance_type": own_instance_type(),
@@ -336,6 +340,7 @@ class WorkerEngine:
             # parts written since the last report (name -> rows) and a write failure
             "parts": self.recorder.ledger.take_new(),
             "failure": self.recorder.ledger.failure,
+            "scenario_errors": self.scenario_errors.take(),  # since the last report
         }
         try:
             self.environment.runner.send_message(MSG_HEALTH, data)

@@ -38,9 +38,10 @@ MANIFEST = "manifest.json"
 #: engine): the one default. Here, not in `results`, so the CLI reads it without pyarrow.
 DEFAULT_RESULTS_DIR = Path("results")
 FORMAT_VERSION = 1  # the major version: readers refuse another one
-#: 2: parts, worker_failures, left_workers, incomplete, search, scenario_client typed;
-#: 1: typed (abort, format_minor, scenario_bundle); 0: the untyped format 1
-FORMAT_MINOR = 2
+#: 3: scenario_errors; 2: parts, worker_failures, left_workers, incomplete, search,
+#: scenario_client typed; 1: typed (abort, format_minor, scenario_bundle); 0: the untyped
+#: format 1
+FORMAT_MINOR = 3
 KNOWN_FORMAT_VERSIONS = frozenset({FORMAT_VERSION})
 
 
@@ -113,6 +114,26 @@ def tool_versions() -> dict[str, str]:
     return {"surge": __version__, "locust": locust_version, "python": platform.python_version()}
 
 
+@dataclass(frozen=True)
+class ScenarioError:
+    """Exceptions one task of the scenario's own code raised (not requests: they reach no
+    record), counted by the workers from Locust's ``user_error`` event."""
+
+    task: str  # the task's name, as in scenario.mix ("on_start" for the user's start)
+    error: str  # the exception's type, e.g. KeyError
+    count: int
+    example: str = ""  # the first message seen, for the reader to recognise it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "error": self.error, "count": self.count,
+                "example": self.example}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> ScenarioError:
+        return cls(str(row.get("task") or ""), str(row.get("error") or ""),
+                   int(row.get("count") or 0), str(row.get("example") or ""))  # fmt: skip
+
+
 @dataclass
 class Manifest:
     """What a run was and how it went. See the module docstring for versions.
@@ -134,6 +155,8 @@ class Manifest:
             (spot notice), as the master heard it.
         incomplete: why the records are known to be incomplete (empty: they are not).
         search: the knee search's record (`load.search` runs; None otherwise).
+        scenario_errors: exceptions the scenario's tasks raised, per (task, type), most
+            first (empty: none, or a run older than format_minor 3).
         extra: keys this surge does not know (from a newer minor), kept for the round trip.
     """
 
@@ -159,6 +182,7 @@ class Manifest:
     left_workers: list[dict[str, Any]] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     search: dict[str, Any] | None = None
+    scenario_errors: list[ScenarioError] = field(default_factory=list)
     engine: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=tool_versions)
     host: str = field(default_factory=socket.gethostname)
@@ -216,6 +240,7 @@ class Manifest:
             "left_workers": list(self.left_workers),
             "incomplete": list(self.incomplete),
             "search": self.search,
+            "scenario_errors": [e.to_dict() for e in self.scenario_errors],
             "engine": dict(self.engine),
         }
         return data
@@ -265,6 +290,9 @@ class Manifest:
             left_workers=r.list_of_mappings("left_workers"),
             incomplete=[str(x) for x in data.get("incomplete") or [] if x],
             search=r.mapping("search"),
+            scenario_errors=[
+                ScenarioError.from_dict(e) for e in r.list_of_mappings("scenario_errors")
+            ],
             engine=r.mapping("engine") or {},
             versions={k: str(v) for k, v in (r.mapping("versions") or {}).items()},
             host=r.text("host") or "",
@@ -306,7 +334,7 @@ _KNOWN_KEYS = frozenset(
         "host", "workers", "master", "started_at", "ended_at", "hard_end", "state",
         "clock_offsets_ms", "lost_workers", "stalled_workers", "abort_reason", "abort",
         "trust", "totals", "scenario_bundle", "scenario_client", "parts", "worker_failures",
-        "left_workers", "incomplete", "search", "engine",
+        "left_workers", "incomplete", "search", "scenario_errors", "engine",
     }
 )  # fmt: skip
 

@@ -15,6 +15,7 @@ import boto3 at import time.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import os
 import random
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from surge.atomic import atomic_write_bytes
-from surge.errors import InfrastructureError, UsageError
+from surge.errors import InfrastructureError, SurgeError, UsageError
 
 ENDPOINT_ENV = "AWS_ENDPOINT_URL"  # the standard setting, honoured by boto3 itself too
 SURGE_ENDPOINT_ENV = "SURGE_S3_ENDPOINT"  # surge's own override (agent env file, tests)
@@ -284,6 +285,20 @@ class S3Store:
         return self._call("clock check against", S3Url(bucket), head)
 
     # -- folders
+    def folders(self, prefix: S3Url) -> list[str]:
+        """Names of the folders right below `prefix` (one delimited listing), sorted."""
+        folder = prefix.key + "/" if prefix.key else ""
+
+        def listing() -> list[str]:
+            names: list[str] = []
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=prefix.bucket, Prefix=folder, Delimiter="/"):
+                for common in page.get("CommonPrefixes", ()):
+                    names.append(common["Prefix"][len(folder) :].rstrip("/"))
+            return sorted(names)
+
+        return self._call("listing of", prefix, listing)
+
     def objects(self, prefix: S3Url) -> dict[str, tuple[int, str]]:
         """key -> (size, ETag without quotes) of every object under `prefix` (a folder)."""
         folder = prefix.key + "/" if prefix.key else ""
@@ -449,9 +464,20 @@ def request_stop(store: S3Store, run: S3Url, reason: str = "surge abort") -> S3U
     return url
 
 
+class NoSuchRunError(SurgeError):
+    """The bucket answered but holds no run of that id: a mistyped id, not an outage
+    (exit 2, with the nearest run ids there)."""
+
+
 def fetch_run(store: S3Store, run: S3Url, dest: str | Path) -> list[Path]:
     """Download a run's results (not its control objects) into the run directory `dest`."""
     files = store.download_tree(run, dest, skip=lambda rel: rel.startswith(CONTROL_DIR + "/"))
     if not files:
+        parent_key, _, run_id = run.key.rpartition("/")
+        siblings = store.folders(S3Url(run.bucket, parent_key))
+        if run_id not in siblings:  # nothing at all under the prefix
+            hint = difflib.get_close_matches(run_id, siblings, n=3, cutoff=0.5)
+            where = f"did you mean {', '.join(hint)}?" if hint else f"{len(siblings)} runs there"
+            raise NoSuchRunError(f"no run {run_id} in {S3Url(run.bucket, parent_key)}", where)
         raise S3NotFoundError("no run results under this prefix", str(run))
     return files

@@ -8,6 +8,7 @@ read the limits and the rate formulas here, so they cannot drift apart.
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 #: a worker above this CPU ...
@@ -46,6 +47,38 @@ def outcome_rates(counts: Any, total: Any) -> dict[str, Any]:
         "error_rate": sum(counts[o] for o in ERROR_OUTCOMES) / total,
         "dropped_rate": counts["dropped"] / total,
     }
+
+
+class ThresholdState(enum.Enum):
+    """A threshold's live state on the master (status.json, /metrics, the web UI)."""
+
+    PASSING = "passing"
+    FAILING = "failing"
+    ABORTING = "aborting"
+    #: a rule scoped to an endpoint that has had no request in the window: not judged,
+    #: so neither passing nor failing (a typo in a name must not look green)
+    NO_DATA = "no_data"
+
+    @property
+    def label(self) -> str:
+        return "no data yet" if self is ThresholdState.NO_DATA else self.value
+
+    @property
+    def tone(self) -> str:
+        return _THRESHOLD_TONES[self]
+
+
+_THRESHOLD_TONES = {
+    ThresholdState.PASSING: "ok",
+    ThresholdState.FAILING: "warn",
+    ThresholdState.ABORTING: "bad",
+    ThresholdState.NO_DATA: "",
+}
+
+
+def threshold_states() -> dict[str, dict[str, str]]:
+    """Every threshold state as ``status.json`` carries it to the web UI: label and tone."""
+    return {s.value: {"label": s.label, "tone": s.tone} for s in ThresholdState}
 
 
 def limits() -> dict[str, float]:

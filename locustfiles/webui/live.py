@@ -8,6 +8,7 @@ progress from, so the UI and the terminal never disagree. The schedule is loaded
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from surge.locustfiles.fleet import RATE_WINDOW_S, STATUS_WINDOW_S
 from surge.locustfiles.live_metrics import WINDOW_S, LiveMetrics
 from surge.locustfiles.webui.report import FINAL_RUN_STATES, ReportBuilder
 from surge.results import RunState, read_status
-from surge.schedule import Schedule
+from surge.schedule import Schedule, Stage, StageKind
 
 #: states of status.json in which the run can still be stopped
 ACTIVE_RUN_STATES = frozenset(
@@ -104,9 +105,10 @@ class SurgeView:
         ready = runner_state in STARTABLE_RUNNER_STATES and (
             connected > 0 or not self.needs_workers
         )
+        schedule = self.shown_schedule(status)
         return {
-            "schedule": schedule_summary(self.schedule),
-            "timeline": timeline(self.schedule, workers),
+            "schedule": schedule_summary(schedule),
+            "timeline": timeline(schedule, workers),
             "workers_connected": connected,
             "locust_state": runner_state,
             "status": status,
@@ -116,6 +118,24 @@ class SurgeView:
             "stop_via": "fleet" if self.stop_url else "master",
             **self.figures(status),
         }
+
+    def shown_schedule(self, status: dict[str, Any] | None) -> Schedule:
+        """The schedule as run: a knee search decides its steps live, and the schedule
+        loaded before the run holds only the first, so status.json's ``stages`` (the
+        steps so far, recoveries between them) replace its stages when present."""
+        stages = (status or {}).get("stages")
+        if not stages or status is None:
+            return self.schedule
+        shown = tuple(map(Stage.from_dict, stages))
+        last, spec = shown[-1], self.schedule.search
+        if last.kind is StageKind.RECOVERY and not (status.get("search") or {}).get("end"):
+            # the pause after the latest step lasts until the search's deadline (20 min by
+            # default) only on paper: draw it up to now, or the steps shrink to a sliver
+            recovery = spec.recovery if spec is not None else 0.0
+            until = max(float(status.get("elapsed_s") or 0.0), last.start_s + recovery)
+            cut = min(last.duration_s, until - last.start_s)
+            shown = (*shown[:-1], dataclasses.replace(last, duration_s=cut))
+        return dataclasses.replace(self.schedule, stages=shown)
 
     def figures(self, status: dict[str, Any] | None) -> dict[str, Any]:
         """The per-endpoint table and, once the run is over, the whole-run tile figures.

@@ -3,10 +3,14 @@ the master's per-endpoint windows (`locustfiles.live_endpoints`)."""
 
 from __future__ import annotations
 
+import time
+
+from surge.locustfiles.fleet import FleetController
 from surge.locustfiles.live_endpoints import EndpointSeconds, matches
 from surge.locustfiles.live_metrics import LiveMetrics
 from surge.provisioning.local import run_local
-from surge.results import read_status
+from surge.results import RunState, read_status
+from surge.schedule import parse_schedule
 from tests.helpers.locust import FIXTURES, assert_threshold_abort, http_target, write_schedule
 
 
@@ -71,3 +75,23 @@ def test_abort_on_fail_on_one_endpoint_stops_the_run_live(tmp_path) -> None:
     status = read_status(tmp_path / "run")
     assert status["achieved_rps"] == status["answered_rps"] and "sent_rps" in status
     assert "stage_name" in status
+
+
+def test_a_scoped_rule_without_requests_is_no_data_not_passing(tmp_path) -> None:
+    """Until its endpoint is called, a scoped rule is "no_data" in status.json (and so in
+    /metrics and the web UI); a call that meets it turns it "passing"."""
+    schedule = parse_schedule(
+        "name: s\ntarget: http://127.0.0.1:9\nload: {stages: [{rps: 5, duration: 60s}]}\n"
+        "thresholds:\n  - p95{name=GET /x} < 1s\n  - p95 < 1s\n"
+    )
+    controller = FleetController(environment=None, schedule=schedule, run_dir=tmp_path,
+                                 run_id="s-1")  # fmt: skip
+    controller.state = RunState.RUNNING
+    controller._evaluate_thresholds()
+    states = [t["state"] for t in controller.status()["thresholds"]]
+    assert states == ["no_data", "passing"]
+    last = int(time.time()) - 1
+    controller.live.observe({"time_us": last * 1_000_000 + 500_000, "worker": "w1",
+                             "endpoints": {"/x": _figures(3, 0, 10)}})  # fmt: skip
+    controller._evaluate_thresholds()
+    assert controller.status()["thresholds"][0]["state"] == "passing"

@@ -25,7 +25,8 @@ STATUS = {
     "state": "running", "run_id": "shop-20261127T100000Z", "stage_index": 1, "stage_count": 3,
     "offered_rps": 200.0, "untrustworthy": [],
     "thresholds": [{"rule": "p95 < 3s", "state": "passing"},
-                   {"rule": "error_rate < 1%", "state": "failing"}],
+                   {"rule": "error_rate < 1%", "state": "failing"},
+                   {"rule": "p95{name=GET /x} < 1s", "state": "no_data"}],
     "workers": [{"id": "w1"}, {"id": "w2"}],
 }  # fmt: skip
 
@@ -89,6 +90,11 @@ def test_counters_and_histograms_add_up_the_workers_reports() -> None:
     assert sample(fams, "surge_stage", "surge_stage") == 2  # index 1 is stage 2
     assert sample(fams, "surge_threshold_state", "surge_threshold_state", rule="error_rate < 1%",
                   surge_threshold_state="failing") == 1  # fmt: skip
+    scoped = {"rule": "p95{name=GET /x} < 1s"}  # no request of it yet: neither pass nor fail
+    assert sample(fams, "surge_threshold_state", "surge_threshold_state", **scoped,
+                  surge_threshold_state="no_data") == 1  # fmt: skip
+    assert sample(fams, "surge_threshold_state", "surge_threshold_state", **scoped,
+                  surge_threshold_state="passing") == 0  # fmt: skip
     assert sample(fams, "surge_worker_send_lag_p99_seconds", "surge_worker_send_lag_p99_seconds",
                   worker="w1") == 0.003  # fmt: skip
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from surge.cli import main
 
 import surge.s3 as s3mod
+from surge.cli import main
 from surge.errors import ExitCode, UsageError
 from surge.s3 import Failure, S3Error, S3Store, S3Url, parse_run_url, parse_s3_url
 from tests.helpers.runs import fake_run_dir, schedule_yaml
@@ -98,9 +98,19 @@ def test_fetch_round_trips_a_run_directory(tmp_path: Path, bucket: str) -> None:
 
 @pytest.mark.integration
 def test_fetch_of_a_missing_run_is_a_clear_error(tmp_path: Path, bucket: str, capsys) -> None:
-    code = main(["fetch", f"s3://{bucket}/runs/nothing-here", str(tmp_path / "x")])
-    assert code == ExitCode.INFRASTRUCTURE
-    assert "no run results" in capsys.readouterr().err
+    """A run id the bucket does not hold is a mistyped id (exit 2, the nearest ids), not
+    an S3 outage (exit 4)."""
+    store = S3Store()
+    store.upload_tree(fake_run_dir(tmp_path / "local"), s3mod.run_url(bucket, "shop-20261127"))
+    code = main(["fetch", f"s3://{bucket}/runs/shop-20261128", str(tmp_path / "x")])
+    assert code == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"error: no run shop-20261128 in s3://{bucket}/runs (did you mean shop-20261127?)"
+    )
+    code = main(["fetch", f"s3://{bucket}/runs/nothing-here", str(tmp_path / "y")])
+    assert code == ExitCode.BAD_INPUT
+    assert f"no run nothing-here in s3://{bucket}/runs" in capsys.readouterr().err
 
 
 @pytest.mark.integration

@@ -11,6 +11,7 @@ import pytest
 
 from surge.errors import ExitCode, FormatVersionError, RunDirError
 from surge.locustfiles.worker import Plan
+from surge.manifest import ScenarioError
 from surge.results import (
     FORMAT_VERSION,
     Abort,
@@ -54,6 +55,7 @@ def full_manifest() -> Manifest:
         left_workers=[{"id": "ip-1-103", "why": "spot"}],
         incomplete=["1 part damaged"],
         search={"spec": {"from": 100}, "steps": []},
+        scenario_errors=[ScenarioError("checkout", "KeyError", 12, "KeyError: 'id'")],
         engine={"note": "x"},
     )
 
@@ -70,6 +72,9 @@ def test_a_manifest_round_trips_through_the_file(tmp_path: Path) -> None:
     # format 1.0's keys are still written, for readers from before the type
     assert on_disk["abort_reason"] == manifest.abort.reason  # type: ignore[union-attr]
     assert on_disk["trust"] == {"trustworthy": False, "reasons": manifest.untrustworthy}
+    assert on_disk["scenario_errors"] == [
+        {"task": "checkout", "error": "KeyError", "count": 12, "example": "KeyError: 'id'"}
+    ]
 
 
 def test_a_format_1_0_manifest_still_reads(tmp_path: Path) -> None:

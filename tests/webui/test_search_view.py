@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from surge.locustfiles.search import stages_for
+from surge.schedule import parse_schedule
 from tests.helpers.browser import open_page
 from tests.helpers.shop import running_shop
-from tests.helpers.webui import ui_run
+from tests.helpers.webui import canned_view, ui_run
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "tests" / "helpers" / "browse_locustfile.py"
@@ -46,6 +48,34 @@ def test_the_view_shows_the_search_step_and_the_bracket(tmp_path: Path) -> None:
                 f"{WHERE}.includes('search step 2 at 20')", timeout=STEP_TIMEOUT_MS
             )
             assert "knee at least 10 req/s" in page.locator("#where").inner_text()
+            # the timeline follows the steps run so far (step 1, its pause, step 2, ...)
+            assert page.locator("#timeline rect.stage-band").count() >= 3
             done = f"{WHERE}.startsWith('search done') || {WHERE}.includes('after')"
             page.wait_for_function(done, timeout=STEP_TIMEOUT_MS)
             assert errors == []
+
+
+SEARCH_YAML = (
+    "name: s\ntarget: http://127.0.0.1:9\nload:\n  search: {from: 10, max: 40, hold: 4s}\n"
+    "thresholds: [p95 < 5s]\n"
+)
+
+
+def test_the_timeline_shows_the_steps_run_so_far(tmp_path: Path) -> None:
+    """Loaded before the run, the schedule holds step 1 and a 20-minute pause; the view
+    draws status.json's stages instead, the open pause cut at now."""
+    spec = parse_schedule(SEARCH_YAML).search
+    assert spec is not None
+    steps = stages_for([(10, 0.0), (20, 6.0), (40, 12.0)], spec, finished=False)
+    status = {"state": "running", "elapsed_s": 13.0, "stages": [s.to_dict() for s in steps],
+              "search": {"step": 3, "end": None}}  # fmt: skip
+    snap = canned_view(SEARCH_YAML, tmp_path, status).snapshot()
+    shown = snap["schedule"]["stages"]
+    assert [(s["kind"], s["rate_to"]) for s in shown if s["kind"] == "hold"] == [
+        ("hold", 10), ("hold", 20), ("hold", 40)
+    ]  # fmt: skip
+    assert snap["schedule"]["duration_s"] == 19.0  # step 3 ends at 16, then its 3 s pause
+    assert max(t for t, _ in snap["timeline"]) == 19.0
+    assert max(r for _, r in snap["timeline"]) == 40
+    status["elapsed_s"] = 25.0  # the pause goes on: the timeline grows with it
+    assert canned_view(SEARCH_YAML, tmp_path, status).snapshot()["schedule"]["duration_s"] == 25.0

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from surge.trust import limits
+from surge.trust import limits, threshold_states
 from tests.helpers.browser import open_page
 from tests.helpers.webui import canned_view, serving_view
 
@@ -45,4 +45,27 @@ def test_final_state_and_cpu_limit_come_from_the_server(tmp_path: Path) -> None:
         status.update(final=True)
         page.wait_for_function(
             "document.getElementById('where').textContent.startsWith('finished after')"
+        )
+
+
+def test_a_threshold_without_data_is_not_shown_as_passing(tmp_path: Path) -> None:
+    """A rule scoped to an endpoint with no request yet is "no data yet", not a green pill;
+    the label and tone come from status.threshold_states (surge.trust)."""
+    status: dict[str, Any] = {
+        "state": "running", "final": False, "limits": limits(),
+        "threshold_states": threshold_states(), "run_id": "s-1",
+        "started_at": "2026-11-27T10:00:00Z", "elapsed_s": 12.0, "remaining_s": 48.0,
+        "stage_index": 0, "stage_count": 1, "workers": [],
+        "thresholds": [{"rule": "p95{name=GET /x} < 1s", "abort_on_fail": False,
+                        "state": "no_data"}],
+    }  # fmt: skip
+    with serving(status, tmp_path) as url, open_page(url) as (page, _errors):
+        page.wait_for_function(
+            "document.querySelector('#thresholds .pill')?.textContent === 'no data yet'"
+        )
+        pill = page.locator("#thresholds .pill").first
+        assert "ok" not in (pill.get_attribute("class") or "").split()
+        status["thresholds"][0]["state"] = "passing"
+        page.wait_for_function(
+            "document.querySelector('#thresholds .pill')?.classList.contains('ok')"
         )

@@ -5,13 +5,13 @@
 const POLL_MS = 1000;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const CHART = { w: 1000, h: 230, left: 48, right: 12, top: 22, bottom: 28 };
-// Run states and trust limits come from the master (status.final, status.limits: owned
-// by surge.manifest and surge.trust), never from copies here.
+// Run states, trust limits and threshold states come from the master (status.final,
+// status.limits, status.threshold_states: owned by surge.manifest and surge.trust),
+// never from copies here.
 const isFinal = (status) => Boolean(status && status.final);
 const cpuLimit = (status) => (status && status.limits ? status.limits.saturated_cpu_percent : Infinity);
 const STATE_TONE = { running: "ok", starting: "ok", draining: "ok", finished: "ok",
                      aborting: "bad", aborted: "bad", stopped: "warn" };
-const THRESHOLD_TONE = { passing: "ok", failing: "warn", aborting: "bad" };
 const SEARCH_TONE = { pass: "ok", fail: "bad", generators: "warn" };
 
 const achieved = [];  // [elapsed s, achieved req/s], collected while the page is open
@@ -190,8 +190,8 @@ function renderThresholds(data, status) {
   if (!list.length) return;
   $("thresholds").replaceChildren(...list.map((t) => {
     const state = el("td");
-    const tone = evaluated ? THRESHOLD_TONE[t.state] || "" : "";
-    state.appendChild(el("span", { class: "pill " + tone }, evaluated ? t.state : "not evaluated yet"));
+    const shown = (evaluated && (status.threshold_states || {})[t.state]) || { label: t.state, tone: "" };
+    state.appendChild(el("span", { class: "pill " + shown.tone }, evaluated ? shown.label : "not evaluated yet"));
     const tr = el("tr", { class: "threshold" });
     tr.append(el("td", {}, t.rule), el("td", { class: "muted" }, t.abort_on_fail ? "abort run" : "fail verdict"), state);
     return tr;
