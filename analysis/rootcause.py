@@ -153,7 +153,8 @@ def _healthy(
         & rows["p95"].notna()
     ]
     for limit in limits:
-        fine = fine[[pd.isna(v) or limit.passes(float(v)) for v in fine[limit.metric]]]
+        within = [pd.isna(v) or limit.passes(float(v)) for v in fine[limit.metric]]
+        fine = fine.loc[np.asarray(within, dtype=bool)]  # a bool mask even when empty
     if fine.empty:
         return ""
     names = sorted(fine["endpoint"])
