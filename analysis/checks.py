@@ -33,7 +33,6 @@ class CheckResult:
     name: str | None = None  # the endpoint a scoped rule holds for
     no_data: bool = False  # a scoped rule whose endpoint had no requests: not judged
 
-
     @property
     def shown(self) -> str:
         return format_measured(self.kind, self.measured)

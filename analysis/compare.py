@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from surge.analysis.stages import steady
 
 DEFAULT_TOLERANCE = 0.10  # 10 % worse throughput or latency is a regression

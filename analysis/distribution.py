@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from surge.analysis.loading import DROPPED
 
 BINS_PER_DECADE = 20

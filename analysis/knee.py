@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
 from surge.analysis.checks import CheckResult, evaluate, metric_values
 from surge.analysis.stages import steady
-
 from surge.thresholds import MetricKind, Threshold
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
 from surge.analysis.endings import DamagedPart, incomplete, read_records_tolerant
 from surge.analysis.records import (
     DROPPED,
@@ -30,7 +31,6 @@ from surge.analysis.records import (
     Throttling,
     read_records,
 )
-
 from surge.errors import RunDirError
 from surge.results import MANIFEST, Manifest, list_parts, read_health, read_manifest
 from surge.thresholds import METRICS, Threshold

@@ -12,6 +12,7 @@ import enum
 
 import numpy as np
 import pandas as pd
+
 from surge.analysis.loading import ERROR, TIMEOUT, RunData
 from surge.analysis.metrics import answered, group_summary
 

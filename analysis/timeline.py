@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pandas as pd
+
 from surge.analysis.loading import OK, REJECTED, RunData
 from surge.analysis.metrics import group_summary
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from surge.analysis.cost import INSTANCE_HOURLY_USD, PRICES_AS_OF
-
 from benchmarks.generator_efficiency import NAME as GENERATOR
 from benchmarks.generator_efficiency import (
     capacity_rps,
@@ -26,6 +24,7 @@ from benchmarks.generator_efficiency import (
 from benchmarks.harness import BenchResult, Context, NotRun, Table, fmt, fmt_ratio, median, ratio
 from benchmarks.loadgen import GeneratorKind, closed_loop
 from benchmarks.nginx import running_nginx
+from surge.analysis.cost import INSTANCE_HOURLY_USD, PRICES_AS_OF
 
 NAME = "capacity"
 TITLE = "6. Capacity on paper (10,000 req/s over HTTPS keep-alive)"

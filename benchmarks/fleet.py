@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from surge.provisioning.local import LocalRunResult, run_local
 
 from benchmarks.harness import Context
 from benchmarks.loadgen import manifest_start
 from benchmarks.procs import Sampler
+from surge.provisioning.local import LocalRunResult, run_local
 
 STOP_WAIT_S = 20.0
 

@@ -20,10 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from surge.provisioning.local import free_port
-
 from benchmarks.harness import NotRun
 from benchmarks.procs import TARGET_CPU, pinned, spawn, stop, wait_for
+from surge.provisioning.local import free_port
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
 START_TIMEOUT_S = 10.0

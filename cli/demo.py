@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from surge.cli.session import run_and_report
-
 from surge.errors import InfrastructureError
 from surge.manifest import DEFAULT_RESULTS_DIR
 

@@ -14,9 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from surge.cli.crash import crash_if_asked, report_crash
-
 from surge import __version__
+from surge.cli.crash import crash_if_asked, report_crash
 from surge.errors import ExitCode, SurgeError
 
 #: subcommand name -> module implementing it, in the order `surge --help` lists them

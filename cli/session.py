@@ -161,7 +161,6 @@ def _announce(run_id: str, schedule: Schedule, ui_options: Any, stream: TextIO) 
 def _pushed_scenario(schedule: Schedule, source: str, run_dir: Path) -> Any:
     """A pushed schedule's scenario bundle, unpacked into the run directory (#14)."""
     from surge.provisioning.scenario import pushed_scenario
-
     from surge.s3 import S3Store, parse_s3_url
 
     bucket = parse_s3_url(source).bucket

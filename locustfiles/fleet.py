@@ -392,8 +392,10 @@ class FleetController:
         window = self._window(LIVE_WINDOW_S)
         now = time.monotonic()
         for i, t in enumerate(self.schedule.thresholds):
-            sample = window if t.name is None else self.live.endpoint_window(
-                t.name, int(time.time()) - 1, LIVE_WINDOW_S
+            sample = (
+                window
+                if t.name is None
+                else self.live.endpoint_window(t.name, int(time.time()) - 1, LIVE_WINDOW_S)
             )  # None: the endpoint had no request in the window, nothing to judge
             value = None if sample is None else self._metric(t, sample, LIVE_WINDOW_S)
             failing = value is not None and not t.passes(value)
@@ -495,8 +497,11 @@ class FleetController:
             # the offered rate over the same seconds (the terminal sets it beside achieved)
             "offered_window_rps": self._offered_over_rate_window(n_workers),
             "whole_run": offered.whole_run(
-                self.schedule, totals=self._totals, workers=max(n_workers, 1),
-                elapsed_s=self.ended_at.timestamp() - self.start_epoch if self.ended_at
+                self.schedule,
+                totals=self._totals,
+                workers=max(n_workers, 1),
+                elapsed_s=self.ended_at.timestamp() - self.start_epoch
+                if self.ended_at
                 else elapsed,
                 sent=sum(self._totals.values()) - self._totals["dropped"],
             ),  # averages since the start: what the terminal shows after the end

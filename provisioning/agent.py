@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from surge.errors import ExitCode, SurgeError
 from surge.provisioning.agent_clock import (
     check_not_stale,
     chrony_offset_ms,
@@ -46,8 +47,6 @@ from surge.provisioning.agent_settings import AgentSettings, Role
 from surge.provisioning.agent_sync import RunUploader, StopWatcher
 from surge.provisioning.scenario import ScenarioSetup, fleet_scenario, local_scenario
 from surge.provisioning.spot import IMDS_ENDPOINT_ENV, SpotWatcher
-
-from surge.errors import ExitCode, SurgeError
 from surge.results import INSTANCE_TYPE_ENV, REQUESTS_DIR, Manifest
 from surge.s3 import S3Error, S3Store, S3Url, run_url
 from surge.schedule import Schedule, parse_schedule

@@ -36,9 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from surge.provisioning.agent_ui import MasterUI
-
 from surge.errors import SurgeError
+from surge.provisioning.agent_ui import MasterUI
 
 MASTER_PORT = 5557  # Locust workers -> master (ZeroMQ)
 DEFAULT_WORK_DIR = "/var/lib/surge"

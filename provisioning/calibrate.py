@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from surge.provisioning.local import run_local
-from surge.provisioning.scenario import local_scenario
 
 from surge.errors import SurgeError
+from surge.provisioning.local import run_local
+from surge.provisioning.scenario import local_scenario
 from surge.results import make_run_id, read_health
 from surge.schedule import load_schedule
 from surge.target_check import check_target

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from surge.provisioning.scenario import ScenarioSetup, find_locustfile, local_scenario
-
 from surge.errors import InfrastructureError, SurgeError
+from surge.provisioning.scenario import ScenarioSetup, find_locustfile, local_scenario
 from surge.results import FINAL_STATES, STATUS_FILE, Manifest, parse_status
 from surge.schedule import load_schedule
 

@@ -14,9 +14,8 @@ from pathlib import Path
 from surge.shop.credentials import DEFAULT_SEED, signing_key_for
 
 __all__ = ["DEFAULT_SEED", "ShopConfig", "ShopConfigError"]
-from surge.shop.latency import ServiceTime, StallPattern
-
 from surge.errors import UsageError
+from surge.shop.latency import ServiceTime, StallPattern
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

@@ -22,12 +22,12 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
+
+from surge.errors import InfrastructureError
 from surge.shop.app import build_app
 from surge.shop.cognito import INITIATE_AUTH_TARGET
 from surge.shop.config import ShopConfig
 from surge.shop.credentials import credentials_document, write_credentials_file
-
-from surge.errors import InfrastructureError
 
 #: the first banner line; `tests/helpers/shop.py` waits for it to learn the port
 READY_PREFIX = "surge shop listening on "

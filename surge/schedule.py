@@ -167,7 +167,8 @@ class Schedule:
                 "secrets": dict(self.scenario.secrets),  # names and SSM paths, never values
                 "tags": list(self.scenario.tags) if self.scenario.tags is not None else None,
                 "exclude_tags": list(self.scenario.exclude_tags)
-                if self.scenario.exclude_tags is not None else None,
+                if self.scenario.exclude_tags is not None
+                else None,
                 "options": dict(self.scenario.options),
                 "client": self.scenario.client,
                 "tls": {"verify": self.scenario.tls_verify, "ca_file": self.scenario.tls_ca_file},

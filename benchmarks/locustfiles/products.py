@@ -6,6 +6,7 @@ shares one TLS context per process (`locustfiles.client.shared_tls_context`).
 """
 
 from locust import FastHttpUser, HttpUser, constant_throughput, task
+
 from surge.locustfiles.client import SurgeHttpUser
 
 #: requests per second per user in the closed-model comparison (benchmark 3)

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from surge.errors import UsageError
+
 # shop.config and shop.latency are stdlib-only and light; uvicorn is imported in run()
 from surge.shop import config as defaults
 from surge.shop.config import ShopConfig
 from surge.shop.latency import parse_service_time, parse_stall
-
-from surge.errors import UsageError
 from surge.units import parse_duration, parse_fraction
 
 HELP = "Run the reference shop (a fast local target with the original's failure modes)."

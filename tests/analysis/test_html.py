@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from surge.analysis import build_report
 
+from surge.analysis import build_report
 from tests.helpers.browser import chromium_page
 from tests.helpers.runs import health_rows, hold, make_run, with_fields
 

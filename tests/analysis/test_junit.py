@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from surge.cli import main
 
+from surge.cli import main
 from surge.errors import ExitCode
 from tests.helpers.runs import Req, hold, make_run
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from surge.analysis.knee import Cause
 from surge.analysis.loading import load_run
 from surge.analysis.report import Report, compute
 from surge.analysis.verdict import VerdictStatus
-
 from surge.errors import ExitCode
 from surge.results import Abort, AbortedBy
 from tests.helpers.runs import Req, health_rows, hold, make_run, with_fields

@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
 from surge.analysis import build_report
 from surge.analysis.cost import CostInputs, fleet_cost, serverless_vs_servers
 from surge.cli import main
-
 from surge.errors import ExitCode
 from surge.results import MasterEntry, WorkerEntry
 from tests.helpers.runs import hold, make_run, with_fields, written_manifest

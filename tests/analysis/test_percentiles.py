@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from surge.analysis.percentiles import (
     grouped_percentiles,
     grouped_stats,

@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+
 from surge.analysis.records import MISSING, _chunk_ints, _ints, _lookup_codes
 
 

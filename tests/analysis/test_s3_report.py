@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from surge.cli import main
 
 from surge import s3
+from surge.cli import main
 from tests.helpers.runs import fake_run_dir
 from tests.helpers.s3 import moto_s3
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from surge.cli import main
 from surge.provisioning.calibrate import Calibration, calibration_schedule, summarise
-
 from surge.schedule import parse_schedule
 from tests.helpers.shop import running_shop
 from tests.helpers.user_project import SECRET_NAME, SECRET_VALUE, write_user_project

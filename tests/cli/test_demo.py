@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+
 from surge.analysis.render import knee_change
 from surge.cli.demo import run_demo, shop_argv
-
 from surge.errors import ExitCode
 
 BUY = "POST /products/{id}/buy"

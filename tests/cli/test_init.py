@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from surge.cli import main
 
+from surge.cli import main
 from surge.schedule import load_schedule
 from tests.cli.test_own_project import surge
 from tests.helpers.shop import running_shop

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from surge.cli import main
 
 from surge import __version__
+from surge.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -86,7 +86,6 @@ def test_a_schedule_in_another_folder_finds_its_locustfile_there(
 ) -> None:
     """Relative schedule path against the cwd, locustfile against the schedule's folder."""
     from surge.provisioning.scenario import local_scenario
-
     from surge.schedule import load_schedule
 
     root = tmp_path / "proj"
@@ -119,7 +118,6 @@ def test_the_demo_schedule_and_scenario_ship_inside_the_package(
 
     from surge.cli.demo import DEMO_SCHEDULE
     from surge.provisioning.scenario import local_scenario
-
     from surge.schedule import load_schedule
 
     monkeypatch.chdir(tmp_path)  # `surge demo` from any folder

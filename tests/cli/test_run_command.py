@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from surge.cli.progress import Progress, is_plain, render
 
+from surge.cli.progress import Progress, is_plain, render
 from surge.results import read_requests
 from tests.helpers.agents import REPO_ROOT, live_schedule_yaml
 from tests.helpers.shop import running_shop

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from surge.cli import main
 from surge.cli.progress import render
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from surge.cli import main
 from surge.provisioning import agent as agent_mod
-
 from surge.results import RunState, read_manifest, read_requests
 from surge.s3 import S3Store, S3Url
 from tests.helpers.agents import live_schedule_yaml

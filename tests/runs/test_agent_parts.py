@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from surge.provisioning import agent_clock, agent_sync
-from surge.provisioning.agent_settings import Role, SettingsError, load_settings, parse_settings
 
 import surge.s3 as s3mod
+from surge.provisioning import agent_clock, agent_sync
+from surge.provisioning.agent_settings import Role, SettingsError, load_settings, parse_settings
 from surge.s3 import S3Store, S3Url
 from tests.helpers.runs import fake_run_dir
 from tests.helpers.s3 import unreachable_endpoint

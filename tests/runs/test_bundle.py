@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from surge.cli import main
 
 from surge import bundle as bundle_mod
 from surge.bundle import build_bundle, bundle_key, unpack
+from surge.cli import main
 from surge.errors import SurgeError
 from surge.results import read_manifest, read_requests
 from surge.s3 import S3Store, S3Url
@@ -297,9 +297,8 @@ def test_a_missing_ssm_secret_stops_the_instance_before_any_load(
 
 
 def test_a_fetched_runs_schedule_runs_its_unpacked_bundle(tmp_path: Path) -> None:
-    from surge.provisioning.scenario import local_scenario
-
     from surge.bundle import BundleRef, stamp
+    from surge.provisioning.scenario import local_scenario
 
     path = _project(tmp_path)
     built = build_bundle(path, load_schedule(path))

@@ -7,12 +7,12 @@ import json
 import random
 
 import pytest
+
 from surge.shop import tokens
 from surge.shop.app import build_app
 from surge.shop.config import ShopConfig, ShopConfigError
 from surge.shop.credentials import password_for
 from surge.shop.latency import parse_service_time
-
 from tests.helpers.shop import AUTH_HEADERS, acall_app, auth_body, call_app
 
 ADMIN = {"X-Admin-Key": "secret"}

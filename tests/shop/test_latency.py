@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from surge.shop.latency import Distribution, StallPattern, parse_service_time, parse_stall
 
 

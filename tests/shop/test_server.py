@@ -11,8 +11,8 @@ import threading
 import time
 
 import pytest
-from surge.shop.credentials import password_for
 
+from surge.shop.credentials import password_for
 from tests.helpers.shop import REPO_ROOT, ShopClient, running_shop, start_shop
 
 pytestmark = pytest.mark.integration

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from surge.shop import tokens
 from surge.shop.credentials import password_for, signing_key_for, usernames
 

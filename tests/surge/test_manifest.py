@@ -171,5 +171,5 @@ def test_a_value_of_the_wrong_shape_is_a_clear_error(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "manifest.json").read_text())
     data["workers"] = [{"id": "w1", "pid": "not a number"}]
     (tmp_path / "manifest.json").write_text(json.dumps(data))
-    with pytest.raises(RunDirError, match="manifest.json is malformed"):
+    with pytest.raises(RunDirError, match=r"manifest\.json is malformed"):
         read_manifest(tmp_path)
