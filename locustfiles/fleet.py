@@ -469,13 +469,7 @@ class FleetController:
         now = time.time()
         elapsed = max(now - self.start_epoch, 0.0) if self.start_epoch else 0.0
         stage = self.schedule.stage_at(elapsed)
-        window = self._window(STATUS_WINDOW_S)
         n_workers = len(self.members)
-
-        def ms(hist: collections.Counter, pct: float) -> float | None:
-            v = histogram.percentile_us(hist, pct)
-            return None if v is None else round(v / 1000.0, 2)
-
         return {
             "state": self.state.value,
             "final": self.state.final,  # the UI asks this rather than keep its own state list
@@ -496,19 +490,8 @@ class FleetController:
             **_rates(self._window(RATE_WINDOW_S), RATE_WINDOW_S),
             # the offered rate over the same seconds (the terminal sets it beside achieved)
             "offered_window_rps": self._offered_over_rate_window(n_workers),
-            "whole_run": offered.whole_run(
-                self.schedule,
-                totals=self._totals,
-                workers=max(n_workers, 1),
-                elapsed_s=self.ended_at.timestamp() - self.start_epoch
-                if self.ended_at
-                else elapsed,
-                sent=sum(self._totals.values()) - self._totals["dropped"],
-            ),  # averages since the start: what the terminal shows after the end
-            "p95_ms": ms(window.corrected, 95),
-            "p99_ms": ms(window.corrected, 99),
-            "p95_uncorrected_ms": ms(window.uncorrected, 95),
-            "p99_uncorrected_ms": ms(window.uncorrected, 99),
+            "whole_run": self._whole_run(elapsed, n_workers),  # shown after the end
+            **_latency_ms(self._window(STATUS_WINDOW_S)),
             "requests": sum(self._totals.values()),
             "outcomes": dict(self._totals),
             "errors": self._totals["error"] + self._totals["timeout"],
@@ -517,20 +500,34 @@ class FleetController:
             "in_flight": sum(self.workers[c].last.get("in_flight", 0) for c in self.members),
             "workers": [self._worker_status(self.workers[c]) for c in self.members],
             "lost_workers": list(self.lost_workers),
-            "thresholds": [
-                {
-                    "rule": t.rule,
-                    "abort_on_fail": t.abort_on_fail,
-                    "state": self._threshold_states.get(i, ThresholdState.NO_DATA).value,
-                }
-                for i, t in enumerate(self.schedule.thresholds)
-            ],
+            "thresholds": self._threshold_status(),
             "abort_reason": self.abort_reason,
             "untrustworthy": self.untrustworthy_reasons(),
             "search": self.search.status() if self.search is not None else None,
             # a search's stages are the steps decided so far: the web UI's timeline
             "stages": [st.to_dict() for st in self.schedule.stages] if self.search else None,
         }
+
+    def _whole_run(self, elapsed: float, n_workers: int) -> dict[str, Any]:
+        """Averages since the start: what the terminal shows after the end."""
+        end = self.ended_at.timestamp() - self.start_epoch if self.ended_at else elapsed
+        return offered.whole_run(
+            self.schedule,
+            totals=self._totals,
+            workers=max(n_workers, 1),
+            elapsed_s=end,
+            sent=sum(self._totals.values()) - self._totals["dropped"],
+        )
+
+    def _threshold_status(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "rule": t.rule,
+                "abort_on_fail": t.abort_on_fail,
+                "state": self._threshold_states.get(i, ThresholdState.NO_DATA).value,
+            }
+            for i, t in enumerate(self.schedule.thresholds)
+        ]
 
     def _offered_over_rate_window(self, n_workers: int) -> float | None:
         if not self.start_epoch:
@@ -630,6 +627,21 @@ def _not_zombie(pid: int) -> bool:
     except OSError:
         return True  # no /proc: trust kill(0)
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _latency_ms(window: Any) -> dict[str, float | None]:
+    """Corrected and uncorrected p95/p99 of a merged window, in milliseconds."""
+
+    def ms(hist: collections.Counter, pct: float) -> float | None:
+        v = histogram.percentile_us(hist, pct)
+        return None if v is None else round(v / 1000.0, 2)
+
+    return {
+        "p95_ms": ms(window.corrected, 95),
+        "p99_ms": ms(window.corrected, 99),
+        "p95_uncorrected_ms": ms(window.uncorrected, 95),
+        "p99_uncorrected_ms": ms(window.uncorrected, 99),
+    }
 
 
 def _rates(window: _Second, seconds: int) -> dict[str, float]:

@@ -46,6 +46,11 @@ class Arrivals(enum.Enum):
     UNIFORM = "uniform"
 
 
+TOP_KEYS = (
+    "name", "target", "allow_hosts", "start_at", "end_by", "arrivals", "scenario", "load",
+    "limits", "thresholds", "bundle",
+)  # fmt: skip
+REQUIRED_TOP_KEYS = ("name", "target", "load")
 SCENARIO_KEYS = (
     "locustfile", "user", "mix", "files", "env", "secrets",  # #14: files, env, secrets
     "tags", "exclude_tags", "options", "client", "tls",  # #21
@@ -373,24 +378,7 @@ class _Parser:
 
     # -- sections
     def schedule(self, doc: dict) -> Schedule:
-        self.keys(
-            doc,
-            "",
-            (
-                "name",
-                "target",
-                "allow_hosts",
-                "start_at",
-                "end_by",
-                "arrivals",
-                "scenario",
-                "load",
-                "limits",
-                "thresholds",
-                "bundle",
-            ),
-            ("name", "target", "load"),
-        )
+        self.keys(doc, "", TOP_KEYS, REQUIRED_TOP_KEYS)
         name = doc.get("name")
         if "name" in doc and not (isinstance(name, str) and NAME_RE.match(name)):
             self.problem("name", name, "expected lowercase letters, digits and '-', at most 63")
@@ -402,12 +390,7 @@ class _Parser:
                 allow_hosts = (urlsplit(target).hostname or "",)
         start_at = self.timestamp(doc.get("start_at"), "start_at")
         end_by = self.timestamp(doc.get("end_by"), "end_by")
-        arrivals = Arrivals.POISSON
-        if "arrivals" in doc:
-            try:
-                arrivals = Arrivals(doc["arrivals"])
-            except (ValueError, TypeError):
-                self.problem("arrivals", doc["arrivals"], "expected poisson or uniform")
+        arrivals = self.arrivals(doc)
         scenario = self.scenario(doc.get("scenario"))
         per_worker, stages = self.load(doc.get("load")) if "load" in doc else (False, ())
         limits = self.limits(doc.get("limits"))
@@ -415,16 +398,7 @@ class _Parser:
         if self.search is not None:
             check_service_level(self, thresholds)
         bundle = self.bundle(doc["bundle"]) if "bundle" in doc else None
-        duration = stages[-1].end_s if stages else 0.0
-        if start_at and end_by:
-            if end_by <= start_at:
-                self.problem("end_by", doc["end_by"], "expected a time after start_at")
-            elif (end_by - start_at).total_seconds() < duration:
-                self.problem(
-                    "end_by",
-                    doc["end_by"],
-                    f"ends before the schedule does (start_at + {format_duration(duration)})",
-                )
+        self.check_end_by(doc, start_at, end_by, stages[-1].end_s if stages else 0.0)
         if self.problems:
             raise ScheduleError(self.problems, self.source)
         return Schedule(
@@ -444,6 +418,30 @@ class _Parser:
             bundle=bundle,
             search=self.search,
         )
+
+    def arrivals(self, doc: dict) -> Arrivals:
+        if "arrivals" not in doc:
+            return Arrivals.POISSON
+        try:
+            return Arrivals(doc["arrivals"])
+        except (ValueError, TypeError):
+            self.problem("arrivals", doc["arrivals"], "expected poisson or uniform")
+            return Arrivals.POISSON
+
+    def check_end_by(
+        self, doc: dict, start_at: dt.datetime | None, end_by: dt.datetime | None, duration: float
+    ) -> None:
+        """The hard end must come after the start and leave room for every stage."""
+        if not (start_at and end_by):
+            return
+        if end_by <= start_at:
+            self.problem("end_by", doc["end_by"], "expected a time after start_at")
+        elif (end_by - start_at).total_seconds() < duration:
+            self.problem(
+                "end_by",
+                doc["end_by"],
+                f"ends before the schedule does (start_at + {format_duration(duration)})",
+            )
 
     def allow_hosts(self, doc: dict) -> tuple[str, ...] | None:
         if "allow_hosts" not in doc:
