@@ -146,6 +146,7 @@ def test_quick_run_writes_a_well_formed_record(tmp_path):
             "Locust SurgeHttpUser",
             "surge (open model, recording)",
             "surge driving FastHttpUser (open model, recording)",
+            "surge driving HttpUser (open model, recording)",
         }
         assert medians["wrk"]["rps"] > 0 and medians["Locust FastHttpUser"]["cpu_us"] > 0
         assert generator["data"]["surge"][0]["steps"], "surge's staircase was not measured"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from surge.analysis.render import knee_change
-from surge.cli.demo import run_demo, shop_argv
+from surge.cli.demo import shop_argv
 from surge.errors import ExitCode
 
 BUY = "POST /products/{id}/buy"
@@ -37,11 +37,9 @@ def test_the_comparison_says_how_far_the_knee_moved() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
-    out = tmp_path_factory.mktemp("demo")
-    code = run_demo(out_dir=out)
-    (run_dir,) = out.glob("demo-staircase-*")
-    return code, json.loads((run_dir / "report" / "summary.json").read_text())
+def demo(staircase_demo) -> tuple[int, dict]:
+    summary = staircase_demo.run_dir / "report" / "summary.json"
+    return staircase_demo.code, json.loads(summary.read_text())
 
 
 @pytest.mark.integration

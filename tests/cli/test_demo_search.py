@@ -1,13 +1,12 @@
 """`surge demo --search`: the demo's knee found with no staircase, compared with one.
 
-Runs the real demo twice (staircase, then search) against the reference shop it starts:
-about four minutes on this machine.
+Runs the search demo beside the staircase demo run (shared with test_demo.py, see
+conftest.py) against the reference shop it starts: about two minutes more.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -24,12 +23,14 @@ def test_the_search_demo_gives_no_staircase() -> None:
 
 
 @pytest.mark.integration
-def test_the_search_demo_says_how_close_and_how_much_shorter(tmp_path: Path, capsys) -> None:
-    staircase_code = run_demo(out_dir=tmp_path)
-    assert staircase_code in (ExitCode.THRESHOLDS_FAILED, ExitCode.UNTRUSTWORTHY)
-    code = run_demo(search=True, out_dir=tmp_path)
+def test_the_search_demo_says_how_close_and_how_much_shorter(staircase_demo, capsys) -> None:
+    # the staircase run (shared with test_demo.py) is the search's baseline: same folder
+    assert staircase_demo.code in (ExitCode.THRESHOLDS_FAILED, ExitCode.UNTRUSTWORTHY)
+    out_dir = staircase_demo.out_dir
+    capsys.readouterr()  # only this run's output below
+    code = run_demo(search=True, out_dir=out_dir)
     output = "".join(capsys.readouterr())  # the summary goes to stderr
-    (run_dir,) = tmp_path.glob("demo-search-*")
+    (run_dir,) = out_dir.glob("demo-search-*")
     s = json.loads((run_dir / "report" / "summary.json").read_text())
     search = s["search"]
     print(search["bracket_text"], "|", search["baseline"]["text"])

@@ -118,7 +118,7 @@ def test_uploader_keeps_files_and_fails_clearly_when_s3_is_unreachable(
     store = S3Store(endpoint_url=unreachable_endpoint())
     uploader = agent_sync.RunUploader(store, run_dir, S3Url("bkt", "runs/x"))
     with pytest.raises(s3mod.S3Error, match="kept in") as info:
-        uploader.final_sync()
+        uploader.final_sync(retry_s=1.0)  # the bounded post-run retry, shrunk
     assert info.value.exit_code == 4
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
 
