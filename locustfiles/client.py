@@ -274,20 +274,7 @@ class SurgeSession(HttpVerbs):
     ) -> SurgeResponse:
         """Send one request and report it (now, or at the end of a ``catch_response`` block)."""
         method = method.upper()
-        if url.startswith("/"):
-            origin, target = self._origin, self._prefix + _quoted(url)
-            full_url = self.base_url + url
-        elif url.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
-            origin, target, _ = _split_absolute(url)
-            full_url = url
-            if self.allow_hosts:
-                check_host(f"{method} {url}", url, self.allow_hosts)
-        else:
-            raise ValueError(f"{url!r}: a path starts with '/' (or give an http(s) URL)")
-        if params:
-            query = urlencode(params, doseq=True)
-            target = f"{target}{'&' if '?' in target else '?'}{query}"
-            full_url = f"{full_url}{'&' if '?' in full_url else '?'}{query}"
+        origin, target, full_url = self._resolve(method, url, params)
         body, extra = self._body_and_headers(data, json, headers, auth)
         start_time = time.time()
         started = time.perf_counter()
@@ -328,6 +315,25 @@ class SurgeSession(HttpVerbs):
         else:
             self.request_event.fire(**meta)
         return response
+
+    def _resolve(self, method: str, url: str, params: Any) -> tuple[Any, str, str]:
+        """(origin, request target, full URL) of a path or an absolute URL, with its query;
+        an absolute URL must be one of `allow_hosts`."""
+        if url.startswith("/"):
+            origin, target = self._origin, self._prefix + _quoted(url)
+            full_url = self.base_url + url
+        elif url.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
+            origin, target, _ = _split_absolute(url)
+            full_url = url
+            if self.allow_hosts:
+                check_host(f"{method} {url}", url, self.allow_hosts)
+        else:
+            raise ValueError(f"{url!r}: a path starts with '/' (or give an http(s) URL)")
+        if params:
+            query = urlencode(params, doseq=True)
+            target = f"{target}{'&' if '?' in target else '?'}{query}"
+            full_url = f"{full_url}{'&' if '?' in full_url else '?'}{query}"
+        return origin, target, full_url
 
     @property
     def cookies(self) -> Any:
