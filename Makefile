@@ -41,14 +41,18 @@ system-deps: $(SYSTEM)
 demo: $(STAMP)
 	$(BIN)/surge demo || [ $$? -eq 1 ]
 
-# CI runs `make test`, so the lint gate (layers included) runs first
+# CI runs `make test`, so the lint gate (layers included) runs first. The suite mostly
+# waits (real Locust runs, agents, terraform, chromium), so 3 pytest-xdist workers share
+# the 2 cores; tests marked xdist_group(NAME) run in one worker, one after another (see
+# tests/conftest.py). PYTEST_ARGS comes last: PYTEST_ARGS="-n 0" runs it serially.
+PYTEST_WORKERS ?= -n 3 --dist loadgroup
 test: $(STAMP) $(SYSTEM)
 	$(MAKE) lint
-	$(BIN)/python -m pytest -m "not long" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not long" $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The repeats `make test` leaves out to stay under 20 minutes (other seeds of the knee search)
 test-long: $(STAMP) $(SYSTEM)
-	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m long $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration and not slow" $(PYTEST_ARGS)

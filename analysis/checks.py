@@ -81,7 +81,8 @@ def evaluate(
 ) -> list[CheckResult]:
     """Each rule against its metric; a metric that could not be measured (NaN) fails.
 
-    A rule scoped to an endpoint reads `by_endpoint[name]`; an endpoint without requests
+    A rule scoped to an endpoint reads `by_endpoint[name]` (a bare ``/x`` finds its methods
+    merged there: `analysis.rule_scope`); an endpoint without requests
     there is not judged (`no_data`, passed): a typo in a name is reported as a warning
     (`unknown_endpoints`), and a stage in which an endpoint was not called says nothing
     about it."""

@@ -23,9 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from surge.accounts import read_accounts
+from surge.analysis.remote_parts import fetch_parts, key_of, parts_of, source, worker_of
 from surge.errors import RunDirError
 from surge.manifest import AbortedBy, Manifest
-from surge.results import REQUESTS_DIR, list_parts
+from surge.results import REQUESTS_DIR, drop_superseded, list_parts, part_key
 
 CHECK_THREADS = 4
 
@@ -55,11 +56,16 @@ def expected_parts(run_dir: Path, manifest: Manifest) -> dict[str, int]:
             counts[f"{worker}/{name}"] = int(rows)
     for key, rows in manifest.parts.items():
         counts.setdefault(key, rows)
-    return counts
+    # a list written before the worker compacted its parts names the small ones: a
+    # compacted file among the run's parts (or in a newer list) covers them, so they
+    # are not missing. The parts: where the report reads them (on disk, or in S3)
+    present = {key_of(p): 0 for p in parts_of(run_dir)}
+    kept = drop_superseded({**present, **counts})
+    return {k: v for k, v in counts.items() if k in kept}
 
 
 def _rel(part: Path) -> str:
-    return f"{part.parent.name}/{part.name}"
+    return part_key(part)
 
 
 def _footer_problem(part: Path) -> str | None:
@@ -99,12 +105,15 @@ def read_records_tolerant(
 
     Footers are checked first (cheap, in threads: a truncated or overwritten part has
     none); a part that breaks later while being decoded is named by the reader's
-    `RunDirError` and skipped on the next attempt.
+    `RunDirError` and skipped on the next attempt. `read` reads files: parts the report
+    would read from S3 (`analysis.remote_parts`) are downloaded first.
     """
+    fetch_parts(run_dir)
     damaged = check_parts(run_dir, manifest)
     expected = expected_parts(run_dir, manifest)
     root = Path(run_dir) / REQUESTS_DIR
-    skip = {root / d.part for d in damaged}
+    paths = {_rel(p): p for p in list_parts(run_dir)}
+    skip = {paths[d.part] for d in damaged if d.part in paths}
     while True:
         if damaged and len(skip) >= len(list_parts(run_dir)):
             raise RunDirError(
@@ -115,7 +124,7 @@ def read_records_tolerant(
             return read(run_dir, frozenset(skip)), damaged
         except RunDirError as exc:
             bad = Path(exc.where or "")
-            if bad in skip or bad.parent.parent != root:
+            if bad in skip or bad not in paths.values():
                 raise
             skip.add(bad)
             damaged.append(DamagedPart(_rel(bad), f"unreadable: {exc.what[:160]}",
@@ -148,10 +157,14 @@ def incomplete(manifest: Manifest, run_dir: Path, damaged: list[DamagedPart]) ->
 
 
 def _rows_on_disk(run_dir: Path, worker: str) -> int:
+    """Rows of `worker`'s readable parts, where the report reads them (disk or S3)."""
     rows = 0
-    for part in list_parts(run_dir):
-        if part.parent.name == worker and _footer_problem(part) is None:
-            rows += pq.read_metadata(part).num_rows
+    for part in parts_of(run_dir):
+        if worker_of(part) == worker:
+            try:
+                rows += pq.read_metadata(source(part)).num_rows
+            except (pa.ArrowException, OSError, ValueError):
+                continue  # unreadable: its rows are not in the records either
     return rows
 
 

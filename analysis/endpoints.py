@@ -20,7 +20,9 @@ from surge.analysis.checks import metric_values
 from surge.analysis.loading import DROPPED, ERROR, REJECTED, TIMEOUT, RunData
 from surge.analysis.metrics import answered, group_summary
 from surge.analysis.plain import plain
+from surge.analysis.rule_scope import add_rule_metrics, frame_rule_rows
 from surge.analysis.stages import window_codes
+from surge.locustfiles.endpoints import endpoint_label  # one endpoint key, also live
 from surge.locustfiles.error_types import shown_type  # one failure-type rule, also live
 
 #: the columns of the per-endpoint table (whole run) and of its per-stage rows
@@ -40,14 +42,6 @@ MAX_STAGE_GROUPS = 20_000
 #: rows listed in summary.json and the pages (the CSVs have all): the busiest endpoints,
 #: the biggest failures. A scenario naming requests by raw URL has thousands.
 MAX_LISTED = 200
-
-
-def endpoint_label(method: str | None, name: str) -> str:
-    """``GET`` + ``/products`` -> ``GET /products``; ``GET`` + ``GET /x`` -> ``GET /x``."""
-    method = (method or "").strip()
-    if not method or name.startswith(f"{method} ") or name == method:
-        return name
-    return f"{method} {name}"
 
 
 @dataclass(frozen=True)
@@ -241,13 +235,18 @@ def endpoint_views(run: RunData, windows: pd.DataFrame) -> EndpointViews:
     endpoints = endpoints_of(run.requests)
     table = endpoint_table(run, endpoints)
     by_stage = endpoint_stage_table(run, endpoints, windows)
+    metrics = endpoint_metrics(table, run.duration_s)
+    metrics_by_stage = endpoint_metrics_by_stage(by_stage, windows)
+    # a rule naming `/x` bare holds for every method of it, as live (`analysis.rule_scope`)
+    rows = frame_rule_rows(run, endpoints.codes, endpoints.labels, windows)
+    add_rule_metrics(metrics, metrics_by_stage, rows, run.duration_s, windows)
     return EndpointViews(
         endpoints=endpoints,
         table=table,
         by_stage=by_stage,
         failures=failure_table(run, endpoints),
-        metrics=endpoint_metrics(table, run.duration_s),
-        metrics_by_stage=endpoint_metrics_by_stage(by_stage, windows),
+        metrics=metrics,
+        metrics_by_stage=metrics_by_stage,
     )
 
 

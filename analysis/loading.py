@@ -32,7 +32,7 @@ from surge.analysis.records import (
     read_records,
 )
 from surge.errors import RunDirError
-from surge.results import MANIFEST, Manifest, list_parts, read_health, read_manifest
+from surge.results import MANIFEST, Manifest, list_parts, part_worker, read_health, read_manifest
 from surge.thresholds import METRICS, Threshold
 
 __all__ = ["DROPPED", "ERROR", "MISSING", "OK", "OUTCOMES", "REJECTED", "TIMEOUT", "RunData"]
@@ -123,7 +123,7 @@ def _worker_count(manifest: Manifest, run_dir: Path) -> int:
     """Generator processes: the manifest's list, else the worker folders under requests/."""
     if manifest.workers:
         return len(manifest.workers)
-    return max(1, len({part.parent.name for part in list_parts(run_dir)}))
+    return max(1, len({part_worker(part) for part in list_parts(run_dir)}))
 
 
 def stage_frame(schedule: dict[str, Any], workers: int) -> pd.DataFrame:

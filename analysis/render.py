@@ -240,7 +240,7 @@ def chart_list(report: Report) -> list[dict[str, str]]:
             health,
         )
         if health
-        else ("Generator health per worker", "No health.parquet in this run directory.", "")
+        else ("Generator health per worker", "No generator health in this run directory.", "")
     )
     if report.comparison is not None:
         comp = ch.comparison_chart(report.comparison.stages)
@@ -296,6 +296,9 @@ def scenario_line(schedule: dict[str, Any]) -> list[str]:
     suffix = f" (bundle `{bundle[:12]}`)" if bundle else ""
     if schedule.get("client"):  # #21: the client that sent the requests, TLS verification
         suffix += f", {schedule['client']} client"
+    for moved in schedule.get("client_switched") or []:  # at call time (locustfiles.compat)
+        suffix += (f" ({moved['users']:,} {moved['user_class']} users switched to Locust's "
+                   f"client: {moved['why']})")  # fmt: skip
     tls = schedule.get("tls") or {}
     if tls.get("verify") is False:
         suffix += ", TLS certificates NOT verified"

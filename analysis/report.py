@@ -277,6 +277,8 @@ def summary(report: Report) -> dict[str, Any]:
             "scenario_bundle": run.manifest.scenario_bundle,
             # #21: which client sent the requests, and whether TLS was verified
             "client": (run.manifest.scenario_client or {}).get("client"),
+            # users moved to Locust's own client at call time: [{user_class, why, users}]
+            "client_switched": (run.manifest.scenario_client or {}).get("switched") or [],
             "tls": (schedule.get("scenario") or {}).get("tls") or {"verify": True},
         },
         "started_at": iso(run.manifest.started_at),

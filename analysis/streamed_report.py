@@ -40,6 +40,7 @@ from surge.analysis.loading import (
     prepare_requests,
 )
 from surge.analysis.records import RECORD_TYPES
+from surge.analysis.rule_scope import add_rule_metrics
 from surge.analysis.stages import DEFAULT_WARMUP_S, stage_table_from
 from surge.analysis.streaming import StreamedRun, stream_run
 from surge.locustfiles.error_types import shown_type
@@ -123,13 +124,16 @@ def streamed_views(s: StreamedRun) -> EndpointViews:
         by_stage = _ordered(by_stage, ENDPOINT_STAGE_COLUMNS).reset_index(drop=True)
     else:
         by_stage = pd.DataFrame(columns=list(ENDPOINT_STAGE_COLUMNS))
+    metrics = endpoint_metrics(table, s.duration_s)
+    metrics_by_stage = endpoint_metrics_by_stage(by_stage, windows)
+    add_rule_metrics(metrics, metrics_by_stage, s.by_rule, s.duration_s, windows)  # bare `/x`
     return EndpointViews(
         endpoints=endpoints,
         table=table,
         by_stage=by_stage,
         failures=streamed_failures(s),
-        metrics=endpoint_metrics(table, s.duration_s),
-        metrics_by_stage=endpoint_metrics_by_stage(by_stage, windows),
+        metrics=metrics,
+        metrics_by_stage=metrics_by_stage,
     )
 
 

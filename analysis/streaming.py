@@ -1,20 +1,28 @@
 """The report's aggregates in memory independent of run size: every part streamed once.
 
 `load_run` holds every request in one frame (~100 bytes each: 43 GB for a day at
-5,000 req/s). `stream_run` reads the parts one at a time (in record batches) and keeps
-only aggregates, exact all the same:
+5,000 req/s). `stream_run` reads the parts a Parquet row group at a time
+(`analysis.part_units`: a small part is one, a compacted part many; from S3 with
+`analysis.remote_parts`) and keeps only aggregates, exact all the same:
 
-- per group (whole run, stage window, endpoint, endpoint x stage window): outcome
-  counts and exact integer-microsecond value histograms (`analysis.histograms`), from
-  which nearest-rank percentiles are read: identical to a sort of every request;
+- per cell (endpoint x stage window, or outside every window): outcome counts and
+  exact integer-microsecond value histograms (`analysis.histograms`); the whole run,
+  the windows, the endpoints and the endpoint-in-stage rows are unions of cells, whose
+  nearest-rank percentiles are read from the cells' counts: identical to a sort of
+  every request;
 - per second (and per request name x second): the rows of a second are kept only
-  until no unread part can still hold a request of that second (the *watermark*: parts
-  are read in order of their earliest intended send, from the footer statistics, so
-  every unread request is at or after the next part's earliest one); then the second is
-  summarised exactly (`analysis.metrics.group_summary`) and its rows freed. Memory is
-  about one part interval of requests plus the longest latency, whatever the length;
-- failures by endpoint, outcome, status, error text and stage; error classes per
-  stage window; the send-lag distribution; the whole-run latency histogram.
+  until no unread row group can still hold a request of that second (the *watermark*:
+  row groups are read in order of their earliest intended send, from the footer
+  statistics, so every unread request is at or after the next one's earliest); then
+  the second is summarised exactly (`analysis.metrics.group_summary`) and its rows
+  freed. Memory is about one row group per worker, whatever the run's length;
+- failures by endpoint, outcome, status, error text and stage (`analysis.failure_counts`);
+  error classes per stage window; the send-lag distribution; the whole-run histogram.
+
+Three kinds of threads share the work: readers decode row groups ahead (Arrow frees the
+GIL), this thread turns each batch into codes and counts, and one background thread
+sorts the histograms' entries and summarises finished seconds (NumPy sorts free the
+GIL too), so the two cores of a small machine both work.
 
 Runs longer than `PER_SECOND_MAX_S` get a per-minute timeline (`coarsen`): counts add
 up, the latency columns keep the WORST second of the minute (a one-second stall stays
@@ -27,8 +35,9 @@ The tables have the columns (and, per second, the values) of the in-memory repor
 from __future__ import annotations
 
 import collections
+import itertools
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,30 +47,40 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from surge.analysis import records
+from surge.analysis import failure_counts, histograms, records
 from surge.analysis.distribution import BINS_PER_DECADE, MIN_LATENCY_US
 from surge.analysis.endings import DamagedPart, expected_parts
 from surge.analysis.endpoints import endpoint_label
-from surge.analysis.histograms import ValueCounts
+from surge.analysis.histograms import OneGroupCounts, ValueCounts
 from surge.analysis.loading import (
     DEFAULT_THROTTLE_PATTERN,
     DEFAULT_THROTTLE_STATUSES,
+    parse_thresholds,
     stage_frame,
 )
 from surge.analysis.metrics import COUNT_NAMES, LATENCY_NAMES, US, add_rates, group_summary
+from surge.analysis.part_units import (
+    Unit,
+    key_of,
+    plan_units,
+    problem_of,
+    read_unit,
+    threads_for,
+    worker_of,
+)
 from surge.analysis.percentiles import GroupStats
 from surge.analysis.records import (
     DROPPED,
     ERROR,
     INT32_MAX,
     MISSING,
-    RECORD_COLUMNS,
     TIMEOUT,
     Throttling,
     part_arrays,
 )
+from surge.analysis.remote_parts import parts_of
+from surge.analysis.rule_scope import streamed_rule_rows
 from surge.analysis.stages import (
     DEFAULT_WARMUP_S,
     ERROR_CLASSES,
@@ -71,17 +90,20 @@ from surge.analysis.stages import (
 from surge.analysis.timeline import MAX_TIMELINE_S, add_offered, offered_at
 from surge.errors import RunDirError
 from surge.manifest import Manifest
-from surge.results import MANIFEST, REQUESTS_DIR, list_parts, read_manifest
+from surge.results import MANIFEST, REQUESTS_DIR, read_manifest
 
-#: rows aggregated at a time: small parts are gathered up to this, big (compacted) ones
-#: are decoded in pieces of this size
+#: rows aggregated at a time: small parts' row groups are gathered up to this; a
+#: compacted part's row group (~1 M rows) is one batch
 BATCH_ROWS = 1 << 19
 PER_SECOND_MAX_S = 2 * 3600  # longer timelines are per minute
 COARSE_S = 60
 FINALISE_EVERY = 1 << 20  # pending per-second rows: summarised (when final) beyond this
+SUMMARY_ROWS = 1 << 20  # per-second rows summarised at a time (whole seconds: about)
+SUMMARIES_AHEAD = 2  # summaries queued in the background thread at most (memory)
 #: parts decoded in threads ahead of the aggregation (Arrow frees the GIL while decoding)
 READ_THREADS = records.READ_THREADS
 READ_AHEAD = 4
+AHEAD_ROWS = 1 << 21  # rows decoded ahead at most (a compacted row group is ~1 M)
 
 
 class OutcomeCounts:
@@ -138,9 +160,18 @@ class _Histograms:
     service: ValueCounts = field(default_factory=ValueCounts)
 
     def add(self, groups: np.ndarray, rows: dict[str, np.ndarray]) -> None:
+        """Count the rows now; their values: `add_values` (the background thread)."""
         self.counts.add(groups, rows["outcome"], rows["throttled"])
-        self.latency.add(groups, rows["latency"])
-        self.service.add(groups, rows["service_us"])
+        if len(groups) and int(groups.max()) >= histograms.MAX_GROUPS:
+            raise histograms.TooManyGroups(f"{int(groups.max()) + 1} endpoint x stage cells")
+
+    def add_values(self, groups: np.ndarray, latency: np.ndarray, service: np.ndarray) -> None:
+        keep = groups >= 0
+        if not keep.all():
+            groups, latency, service = groups[keep], latency[keep], service[keep]
+        prefix = histograms.group_prefix(groups)  # packed once for both histograms
+        self.latency.add_packed(prefix, latency)
+        self.service.add_packed(prefix, service)
 
     def derive(self, mapping: np.ndarray, n_groups: int) -> pd.DataFrame:
         """The summary of coarser groups: cell c counts in group `mapping[c]` (-1: none)."""
@@ -150,13 +181,8 @@ class _Histograms:
         np.add.at(counts, mapping[keep], cells[keep])
         return summary_frame(
             counts,
-            self.latency.regroup(mapping).stats(n_groups),
-            self.service.regroup(mapping).stats(n_groups),
-        )
-
-    def regroup(self, mapping: np.ndarray) -> _Histograms:
-        return _Histograms(
-            self.counts, self.latency.regroup(mapping), self.service.regroup(mapping)
+            self.latency.stats(n_groups, mapping=mapping),
+            self.service.stats(n_groups, mapping=mapping),
         )
 
 
@@ -208,53 +234,12 @@ class StreamedRun:
     dropped_rate: float | None
     damaged: tuple[DamagedPart, ...] = ()
     peak_pending_rows: int = 0  # the most per-second rows held at once (bounded memory)
+    #: scoped rules naming several endpoints (a bare `/x`): `analysis.rule_scope` rows
+    by_rule: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def duration_s(self) -> float:
         return float(self.windows["end_s"].max()) if len(self.windows) else 0.0
-
-
-def _footer(part: Path) -> pq.FileMetaData | str:
-    try:
-        return pq.read_metadata(part)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        return f"unreadable: {str(exc).splitlines()[0][:160]}"
-
-
-def _part_order(
-    every: list[Path], expected: dict[str, int]
-) -> tuple[list[Path], list[int], list[pq.FileMetaData], list[DamagedPart]]:
-    """Readable parts by their earliest intended send (footer statistics, else the
-    column), with their footers (read once, in threads), and the parts whose footer
-    cannot be read (as `analysis.endings.check_parts` finds them)."""
-    with ThreadPoolExecutor(READ_THREADS) as pool:
-        found = list(pool.map(_footer, every))
-    damaged = []
-    parts, footers = [], []
-    for part, footer in zip(every, found, strict=True):
-        rel = f"{part.parent.name}/{part.name}"
-        if isinstance(footer, str):
-            damaged.append(DamagedPart(rel, footer, expected.get(rel)))
-        else:
-            parts.append(part)
-            footers.append(footer)
-    firsts = []
-    for part, meta in zip(parts, footers, strict=True):
-        column = meta.schema.names.index("intended_us")
-        lows = []
-        for g in range(meta.num_row_groups):
-            stats = meta.row_group(g).column(column).statistics
-            if stats is None or not stats.has_min_max:
-                lows = []
-                break
-            lows.append(int(stats.min))
-        if not lows and meta.num_rows:
-            values = pq.read_table(part, columns=["intended_us"])["intended_us"]
-            lows = [int(pa.compute.min(values).as_py())]
-        firsts.append(min(lows) if lows else 2**62)
-    order = sorted(range(len(parts)), key=lambda i: (firsts[i], str(parts[i])))
-    ordered = [parts[i] for i in order], [firsts[i] for i in order], [footers[i] for i in order]
-    return (*ordered, damaged)
 
 
 class _Streamer:
@@ -265,11 +250,19 @@ class _Streamer:
         self.throttling = throttling
         self.names = _Codes()
         self.endpoints = _Codes()
+        self.endpoint_names: dict[str, set[str]] = {}  # label -> request names (rule_scope)
         self.errors = _Codes()
         # one histogram per cell (endpoint, stage window or none): the whole run, the
         # windows and the endpoints are unions of cells, derived at the end
+        # merges and per-second summaries run in this one thread while the caller
+        # aggregates the next batch: NumPy sorts and ufuncs free the GIL
+        self.background = ThreadPoolExecutor(1)
         self.cells = _Histograms()
-        self.lag = ValueCounts()
+        self.values: collections.deque[Future[None]] = collections.deque()  # value batches
+        self.summaries: collections.deque[Future[tuple[pd.DataFrame, pd.DataFrame]]] = (
+            collections.deque()
+        )
+        self.lag = OneGroupCounts()
         self.sent_by_sec = np.zeros(0, np.int64)
         self.done_by_sec = np.zeros(0, np.int64)
         self.max_sec = -1
@@ -285,7 +278,10 @@ class _Streamer:
 
     # --- one batch -------------------------------------------------------------------
     def add(self, table: pa.Table) -> None:
-        a = part_arrays(table, self.throttling)
+        self.add_arrays(part_arrays(table, self.throttling))
+
+    def add_arrays(self, a: dict[str, Any]) -> None:
+        """One batch, as `analysis.records.part_arrays` gives it."""
         outcome = a["outcome"]
         sent_mask = outcome != DROPPED
         offset = a["intended_us"] - self.start_us
@@ -313,25 +309,36 @@ class _Streamer:
         )
         window = window_codes(frame, self.windows).astype(np.int64)
         slot = np.where(window >= 0, window, self.n_win)  # n_win: outside every window
-        self.cells.add(np.where(endpoint >= 0, endpoint * (self.n_win + 1) + slot, -1), rows)
+        cells = np.where(endpoint >= 0, endpoint * (self.n_win + 1) + slot, -1)
+        self.cells.add(cells, rows)
         lag_ok = was_sent & (lag != MISSING)
-        self.lag.add(np.zeros(len(lag), np.int64), np.where(lag_ok, np.maximum(lag, 0), MISSING))
+        self._later(
+            self._add_values,
+            cells,
+            rows["latency"],
+            rows["service_us"],
+            np.where(lag_ok, np.maximum(lag, 0), -1),
+        )
         self._failures(frame, endpoint, window, self.errors.lookup(a["errors"])[a["error_codes"]])
         sec = offset // 1_000_000
         sent_sec = np.where(was_sent, (sent_us - self.start_us) // 1_000_000, -1)
         done_sec = np.where(sent_mask, (offset + latency) // 1_000_000, -1)
-        self.sent_by_sec = _add_counts(self.sent_by_sec, sent_sec)
-        self.done_by_sec = _add_counts(
-            self.done_by_sec, np.where((outcome <= 1) & sent_mask, done_sec, -1)
-        )
+        answered_sec = np.where((outcome <= 1) & sent_mask, done_sec, -1)
+        self._later(self._add_throughput, sent_sec, answered_sec)
         if len(sec):
             self.max_sec = max(self.max_sec, int(sec.max()))
             self.max_done = max(self.max_done, int(done_sec.max()))
         inside = (sec >= 0) & (sec < MAX_TIMELINE_S)
-        self.pending.append(
-            {"sec": sec[inside], "name": names[inside], **{k: v[inside] for k, v in rows.items()}}
-        )
-        self.pending_rows += int(inside.sum())
+        pending = {
+            "sec": sec[inside].astype(np.int32),  # held until final: kept small
+            "name": names[inside].astype(np.int32),
+            **{k: v[inside] for k, v in rows.items()},
+        }
+        if np.any(pending["sec"][1:] < pending["sec"][:-1]):  # by second: `finalise` slices
+            order = np.argsort(pending["sec"], kind="stable")
+            pending = {k: v[order] for k, v in pending.items()}
+        self.pending.append(pending)
+        self.pending_rows += len(pending["sec"])
         self.peak_pending = max(self.peak_pending, self.pending_rows)
 
     def _endpoint_codes(self, a: dict[str, Any]) -> np.ndarray:
@@ -344,6 +351,8 @@ class _Streamer:
             endpoint_label(methods[p // width - 1] if p >= width else "", str(names[p % width]))
             for p in present.tolist()
         ]  # only pairs with rows: an endpoint is listed only when it has requests
+        for p, label in zip(present.tolist(), labels, strict=True):
+            self.endpoint_names.setdefault(label, set()).add(str(names[p % width]))
         lookup = np.full(int(present.max()) + 1 if len(present) else 1, -1, np.int64)
         lookup[present] = self.endpoints.lookup(labels)[:-1]
         return lookup[pair]
@@ -352,24 +361,22 @@ class _Streamer:
         self, frame: pd.DataFrame, endpoint: np.ndarray, window: np.ndarray, error: np.ndarray
     ) -> None:
         outcome = frame["outcome"].to_numpy()
-        failed = outcome > 1  # error, timeout, dropped
-        if not failed.any():
+        failed = np.flatnonzero(outcome > 1)  # error, timeout, dropped
+        if not len(failed):
             return
-        part = pd.DataFrame(
-            {
-                "code": endpoint[failed],
-                "outcome": outcome[failed],
-                "status": frame["status"].to_numpy()[failed],
-                "error": error[failed],
-                "stage": frame["stage"].to_numpy()[failed],
-                "window": window[failed],
-                "offset_us": frame["offset_us"].to_numpy()[failed],
-                "throttled": frame["throttled"].to_numpy()[failed],
-            }
-        )
-        self.failures.append(_reduce_failures(part))
+        columns = {
+            "code": endpoint[failed],
+            "outcome": outcome[failed],
+            "status": frame["status"].to_numpy()[failed],
+            "error": error[failed],
+            "stage": frame["stage"].to_numpy()[failed],
+            "window": window[failed],
+        }
+        offset = frame["offset_us"].to_numpy()[failed]
+        throttled = frame["throttled"].to_numpy()[failed]
+        self.failures.append(failure_counts.reduce(columns, offset, throttled))
         if len(self.failures) > 64:
-            self.failures = [_merge_failures(self.failures)]
+            self.failures = [failure_counts.merge(self.failures)]
 
     # --- per second --------------------------------------------------------------------
     def finalise(self, watermark_us: int | None, force: bool = False) -> None:
@@ -383,18 +390,81 @@ class _Streamer:
             upto = (upto // self.resolution) * self.resolution
         if upto <= self.final_upto or not self.pending:
             return
-        keys = self.pending[0].keys()
-        rows = {k: np.concatenate([p[k] for p in self.pending]) for k in keys}
-        done = rows["sec"] < upto
-        keep = {k: v[~done] for k, v in rows.items()}
-        rows = {k: v[done] for k, v in rows.items()}
-        self.pending = [keep] if len(keep["sec"]) else []
-        self.pending_rows = len(keep["sec"])
-        if len(rows["sec"]):
-            self._summarise(rows, int(rows["sec"].min()), int(rows["sec"].max()) + 1)
+        if upto >= MAX_TIMELINE_S:  # everything: up to the last pending second
+            top = (
+                max(int(b["sec"][-1]) for b in self.pending if len(b["sec"]))
+                if self.pending_rows
+                else 0
+            )
+            upto = min(upto, (top // self.resolution + 1) * self.resolution)
+        lo = self.final_upto - self.final_upto % self.resolution
+        cuts = np.arange(lo, upto + self.resolution, self.resolution)
+        cuts[-1] = upto
+        before = sum(np.searchsorted(b["sec"], cuts) for b in self.pending)  # rows below a cut
+        chosen, last = [lo], 0
+        for k in range(1, len(cuts)):  # whole buckets, about SUMMARY_ROWS rows each
+            if before[k] - before[last] >= SUMMARY_ROWS or k == len(cuts) - 1:
+                if before[k] > before[last]:
+                    chosen.append(int(cuts[k]))
+                last = k
+        for a, b in itertools.pairwise(chosen):
+            pieces = []
+            for batch in self.pending:
+                i, j = np.searchsorted(batch["sec"], [a, b])
+                if j > i:
+                    pieces.append({k: v[i:j] for k, v in batch.items()})
+            if pieces:
+                rows = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+                self._summarise_later(rows, a, b)
+        kept = []
+        for batch in self.pending:
+            cut = int(np.searchsorted(batch["sec"], upto))
+            if cut < len(batch["sec"]):  # a small rest is copied, so the batch is freed
+                kept.append(
+                    {k: v[cut:].copy() if 2 * cut > len(v) else v[cut:] for k, v in batch.items()}
+                )
+        self.pending = kept
+        self.pending_rows = sum(len(b["sec"]) for b in kept)
         self.final_upto = upto
 
-    def _summarise(self, rows: dict[str, np.ndarray], lo: int, hi: int) -> None:
+    def _later(self, work: Callable[..., None], *arrays: np.ndarray) -> None:
+        """`work(*arrays)` in the background thread (value histograms, throughput per
+        second: the batch's arrays are never written again); a few queued at most."""
+        while len(self.values) >= 2 * SUMMARIES_AHEAD:
+            self.values.popleft().result()
+        self.values.append(self.background.submit(work, *arrays))
+
+    def _add_values(
+        self, cells: np.ndarray, latency: np.ndarray, service: np.ndarray, lag: np.ndarray
+    ) -> None:
+        self.cells.add_values(cells, latency, service)
+        self.lag.add(lag)
+
+    def _add_throughput(self, sent_sec: np.ndarray, answered_sec: np.ndarray) -> None:
+        self.sent_by_sec = _add_counts(self.sent_by_sec, sent_sec)
+        self.done_by_sec = _add_counts(self.done_by_sec, answered_sec)
+
+    def _summarise_later(self, rows: dict[str, np.ndarray], lo: int, hi: int) -> None:
+        """Summarise seconds lo..hi-1 in the background thread (a few queued at most)."""
+        while len(self.summaries) >= SUMMARIES_AHEAD:
+            self._collect(self.summaries.popleft())
+        self.summaries.append(self.background.submit(self._summarise, rows, lo, hi))
+
+    def _collect(self, done: Future[tuple[pd.DataFrame, pd.DataFrame]]) -> None:
+        total, named = done.result()
+        self.seconds.append(total)
+        self.by_name.append(named)
+
+    def drain(self) -> None:
+        """Wait for the background work; the aggregates are then complete."""
+        while self.summaries:
+            self._collect(self.summaries.popleft())
+        while self.values:
+            self.values.popleft().result()
+
+    def _summarise(
+        self, rows: dict[str, np.ndarray], lo: int, hi: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         lo -= lo % self.resolution
         n = hi - lo
         view = SimpleNamespace(
@@ -413,7 +483,7 @@ class _Streamer:
         total.insert(0, "second", np.arange(lo, hi))
         total = total[total["requests"] > 0]
         n_names = int(rows["name"].max()) + 1 if len(rows["name"]) else 0
-        codes = np.where(rows["name"] >= 0, rows["name"] * n + local, -1)
+        codes = np.where(rows["name"] >= 0, rows["name"].astype(np.int64) * n + local, -1)
         named = group_summary(view, codes, n * n_names)  # type: ignore[arg-type]
         named.insert(0, "name_id", np.repeat(np.arange(n_names), n))
         named.insert(1, "second", np.tile(np.arange(lo, hi), n_names))
@@ -421,8 +491,7 @@ class _Streamer:
         if self.resolution > 1:
             total = coarsen(total, self.resolution)
             named = coarsen(named, self.resolution, by=("name_id",))
-        self.seconds.append(total.reset_index(drop=True))
-        self.by_name.append(named.reset_index(drop=True))
+        return total.reset_index(drop=True), named.reset_index(drop=True)
 
 
 def _add_counts(counts: np.ndarray, seconds: np.ndarray) -> np.ndarray:
@@ -435,27 +504,6 @@ def _add_counts(counts: np.ndarray, seconds: np.ndarray) -> np.ndarray:
         return more
     counts[: len(more)] += more
     return counts
-
-
-FAILURE_KEYS = ["code", "outcome", "status", "error", "stage", "window"]
-
-
-def _reduce_failures(part: pd.DataFrame) -> pd.DataFrame:
-    return part.groupby(FAILURE_KEYS, sort=False).agg(
-        count=("offset_us", "size"),
-        first_us=("offset_us", "min"),
-        last_us=("offset_us", "max"),
-        throttled=("throttled", "any"),
-    )
-
-
-def _merge_failures(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    both = pd.concat(parts)
-    return (
-        both.groupby(level=list(range(len(FAILURE_KEYS))), sort=False)
-        .agg({"count": "sum", "first_us": "min", "last_us": "max", "throttled": "any"})
-        .rename_axis(FAILURE_KEYS)
-    )
 
 
 LATENCY_COLUMNS = (*LATENCY_NAMES, *(f"{n}_uncorrected" for n in LATENCY_NAMES))
@@ -503,79 +551,98 @@ def stream_run(
     if not isinstance(manifest.schedule.get("stages"), list):
         raise RunDirError("manifest.json has no schedule with stages", str(run_dir / MANIFEST))
     root = run_dir / REQUESTS_DIR
-    every = list_parts(run_dir)
+    every = parts_of(run_dir)  # `list_parts`, or the run's parts in S3
     if not every:  # the same errors as `analysis.loading.load_run`
         raise RunDirError(
             "no request parts under requests/: the run recorded nothing", str(run_dir)
         )
     expected = expected_parts(run_dir, manifest)
-    parts, firsts, footers, damaged = _part_order(every, expected)
+    units, damaged = plan_units(every, expected)
     if len(damaged) >= len(every):
         raise RunDirError(
             "no readable request part: " + "; ".join(d.describe() for d in damaged), str(root)
         )
-    present = {f"{p.parent.name}/{p.name}" for p in every}
+    present = {key_of(p) for p in every}
     damaged += [  # parts a worker wrote (its account, the manifest) that are not here
         DamagedPart(key, "missing", rows)
         for key, rows in sorted(expected.items())
         if key not in present
     ]
-    workers = len(manifest.workers) or max(1, len({p.parent.name for p in every}))
+    workers = len(manifest.workers) or max(1, len({worker_of(p) for p in every}))
     windows = add_windows(stage_frame(manifest.schedule, workers), warmup_s)
     if manifest.started_at is not None:
         start_us = round(manifest.started_at.timestamp() * 1_000_000)
     else:
-        start_us = firsts[0] if firsts else 0
+        start_us = units[0].first_us if units else 0
     streamer = _Streamer(start_us, windows, Throttling.of(throttle_statuses, throttle_pattern))
     duration = float(windows["end_s"].max()) if len(windows) else 0.0
     resolution = resolution_s or (1 if duration <= PER_SECOND_MAX_S else COARSE_S)
     streamer.resolution = resolution
+    try:
+        _stream_units(streamer, units, damaged, expected)
+        return _result(streamer, run_dir, manifest, workers, damaged, resolution)
+    finally:
+        streamer.background.shutdown(wait=True)
+
+
+def _stream_units(
+    streamer: _Streamer, units: list[Unit], damaged: list[DamagedPart], expected: dict[str, int]
+) -> None:
+    """Every unit into the aggregates, in order; reader threads decode up to
+    `READ_AHEAD` units (at most `AHEAD_ROWS` rows) ahead while this thread aggregates.
+    A part whose row group cannot be decoded is named damaged and its later row groups
+    skipped (a small part is one row group: all of it or nothing)."""
     buffered: list[pa.Table] = []
     rows = 0
-    with ThreadPoolExecutor(READ_THREADS) as pool:
-        ahead: collections.deque[Future[Iterable[pa.Table]]] = collections.deque()
-        submitted = 0
-        for k, part in enumerate(parts):
-            while submitted < len(parts) and len(ahead) <= READ_AHEAD:  # decode ahead
-                ahead.append(pool.submit(_read_part, parts[submitted], footers[submitted]))
+    broken: set[Any] = set()
+
+    def decode(unit: Unit) -> pa.Table | dict[str, Any]:
+        """A unit's table; a big one (a compacted row group) already turned into
+        arrays here, in the reader thread, beside the aggregation of the previous one."""
+        table = read_unit(unit)
+        return part_arrays(table, streamer.throttling) if unit.rows >= BATCH_ROWS else table
+
+    with ThreadPoolExecutor(threads_for([u.part for u in units[:1]])) as pool:
+        ahead: collections.deque[tuple[Future[pa.Table | dict[str, Any]], int]] = (
+            collections.deque()
+        )
+        ahead_rows = submitted = 0
+        for k, unit in enumerate(units):
+            while submitted < len(units) and (
+                not ahead or (len(ahead) < READ_AHEAD and ahead_rows < AHEAD_ROWS)
+            ):
+                nxt = units[submitted]
+                ahead.append((pool.submit(decode, nxt), nxt.rows))
+                ahead_rows += nxt.rows
                 submitted += 1
+            future, n = ahead.popleft()
+            ahead_rows -= n
             try:
-                tables = ahead.popleft().result()
+                decoded = future.result()
             except (pa.ArrowException, OSError, ValueError) as exc:
-                rel = f"{part.parent.name}/{part.name}"
-                problem = f"unreadable: {str(exc).splitlines()[0][:160]}"
-                damaged.append(DamagedPart(rel, problem, expected.get(rel)))
-                tables = ()
-            for table in tables:
-                buffered.append(table)
-                rows += table.num_rows
-                if rows >= BATCH_ROWS:
-                    streamer.add(pa.concat_tables(buffered))
-                    buffered, rows = [], 0
-            if buffered and footers[k].num_rows > BATCH_ROWS:  # a big part's remainder
-                streamer.add(pa.concat_tables(buffered))
+                if unit.part not in broken:
+                    damaged.append(DamagedPart(unit.key, problem_of(exc), expected.get(unit.key)))
+                broken.add(unit.part)
+            else:
+                if unit.part in broken:
+                    pass
+                elif isinstance(decoded, dict):  # a whole batch: what is buffered first
+                    if buffered:
+                        streamer.add(pa.concat_tables(buffered))
+                        buffered, rows = [], 0
+                    streamer.add_arrays(decoded)
+                else:
+                    buffered.append(decoded)
+                    rows += decoded.num_rows
+            if rows >= BATCH_ROWS:
+                streamer.add(pa.concat_tables(buffered) if len(buffered) > 1 else buffered[0])
                 buffered, rows = [], 0
             if not buffered:  # everything read so far is in the aggregates
-                streamer.finalise(firsts[k + 1] if k + 1 < len(parts) else None)
+                streamer.finalise(units[k + 1].first_us if k + 1 < len(units) else None)
     if buffered:
         streamer.add(pa.concat_tables(buffered))
     streamer.finalise(None, force=True)
-    return _result(streamer, run_dir, manifest, workers, damaged, resolution)
-
-
-def _read_part(part: Path, footer: pq.FileMetaData) -> Iterable[pa.Table]:
-    """One part's record columns, decoded whole (a damaged page then skips the whole
-    part, never half of it); a big compacted part in `BATCH_ROWS` pieces, which the
-    caller aggregates one at a time (`READ_AHEAD` parts at most are held decoded)."""
-    file = pq.ParquetFile(part, metadata=footer, pre_buffer=False)
-    columns = list(RECORD_COLUMNS)
-    missing = sorted(set(columns) - set(footer.schema.names))
-    if missing:
-        raise ValueError(f"request part does not match the results contract: missing {missing}")
-    if file.metadata.num_rows <= BATCH_ROWS:
-        return [file.read(columns=columns, use_threads=False)]
-    batches = file.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False)
-    return (pa.Table.from_batches([batch]) for batch in batches)  # decoded when aggregated
+    streamer.drain()
 
 
 def _result(
@@ -596,11 +663,14 @@ def _result(
     endpoint_of = np.arange(cells) // (n_win + 1)
     window_of = np.arange(cells) % (n_win + 1)
     outside = window_of == n_win
-    everything = s.cells.regroup(np.zeros(cells, np.int64))  # the whole run: one group
+    service = s.background.submit(s.cells.service.prepare)  # its last sort beside the
+    s.cells.latency.prepare()  # latency's (NumPy sorts free the GIL)
+    service.result()
+    everything = np.zeros(cells, np.int64)  # the whole run: one group
     whole = summary_frame(
         s.cells.counts.rows(cells).sum(axis=0, keepdims=True),
-        everything.latency.stats(1),
-        everything.service.stats(1),
+        s.cells.latency.stats(1, mapping=everything),
+        s.cells.service.stats(1, mapping=everything),
     )
     whole = whole.drop(columns=[c for c in whole if c.endswith("_uncorrected")]).iloc[0]
     by_window = s.cells.derive(np.where(outside, -1, window_of), n_win)
@@ -614,9 +684,13 @@ def _result(
     pairs = pairs[pairs["requests"] > 0].sort_values(["window", "_order"], kind="stable")
     pairs = pairs.drop(columns="_order").reset_index(drop=True)
 
+    thresholds = parse_thresholds(manifest.schedule.get("thresholds") or [], run_dir)
+    by_rule = streamed_rule_rows(  # bare-name rules: their endpoints' cells merged
+        thresholds, endpoint_labels, s.endpoint_names, n_win, s.cells.derive
+    )
     failures = _failure_rows(s, position)
     timeline, by_name = _timelines(s, manifest, resolution)
-    lag = s.lag.stats(1, (99.0,))
+    lag = s.lag.stats((99.0,))
     requests = int(whole["requests"])
     return StreamedRun(
         run_dir=run_dir,
@@ -635,11 +709,12 @@ def _result(
         timeline=timeline,
         timeline_by_name=by_name,
         resolution_s=resolution,
-        histogram=_histogram(everything),
+        histogram=_histogram(s.cells),
         send_lag_p99_s=None if lag.counts[0] == 0 else float(lag.percentiles[0, 0]) / 1e6,
         dropped_rate=float(whole["dropped"]) / requests if requests else None,
         damaged=tuple(damaged),
         peak_pending_rows=s.peak_pending,
+        by_rule=by_rule,
     )
 
 
@@ -679,7 +754,7 @@ def _failure_rows(s: _Streamer, position: np.ndarray) -> pd.DataFrame:
     if not s.failures:
         return pd.DataFrame(
             columns=[
-                *FAILURE_KEYS,
+                *failure_counts.KEYS,
                 "endpoint",
                 "error_text",
                 "count",
@@ -688,7 +763,7 @@ def _failure_rows(s: _Streamer, position: np.ndarray) -> pd.DataFrame:
                 "throttled",
             ]
         )
-    table = _merge_failures(s.failures).reset_index()
+    table = failure_counts.merge(s.failures).reset_index()
     labels = np.asarray(s.endpoints.labels(), dtype=object)
     errors = np.asarray([*s.errors.labels(), None], dtype=object)
     return table.assign(
@@ -770,14 +845,12 @@ def _per_second(counts: np.ndarray, n: int) -> np.ndarray:
 
 def _histogram(h: _Histograms) -> pd.DataFrame:
     """`analysis.distribution.latency_histogram` from the whole run's value counts."""
-    corrected, c_counts = h.latency.values_of(0)
-    service, s_counts = h.service.values_of(0)
-    top = max(int(corrected.max()) if len(corrected) else 1, MIN_LATENCY_US * 10)
+    top = max(h.latency.max_value() or 1, MIN_LATENCY_US * 10)
     decades = np.log10(top / MIN_LATENCY_US)
     edges = MIN_LATENCY_US * np.logspace(0, decades, int(np.ceil(decades * BINS_PER_DECADE)) + 1)
     edges[-1] = top + 1
-    c, _ = np.histogram(np.clip(corrected, MIN_LATENCY_US, None), bins=edges, weights=c_counts)
-    u, _ = np.histogram(np.clip(service, MIN_LATENCY_US, None), bins=edges, weights=s_counts)
+    c = h.latency.binned(edges)  # values below the first edge count in the first bin
+    u = h.service.binned(edges)  # (latency_histogram clips them up to it)
     return pd.DataFrame(
         {
             "lo_s": edges[:-1] / 1e6,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from benchmarks import machine, record
+from benchmarks import machine, record, sections
 from benchmarks.harness import (
     DEFAULT_OUT_DIR,
     DEFAULT_RESULTS_FILE,
@@ -39,7 +39,10 @@ BENCHMARKS: dict[str, str] = {
     "analysis": "benchmarks.analysis_scale",
     "fanin": "benchmarks.bench_fanin",
     "capacity": "benchmarks.bench_capacity",
+    "soak": "benchmarks.bench_soak",
 }
+#: run only when named with --only (an hour long); a full run keeps their last section
+OPT_IN: frozenset[str] = frozenset({"soak"})
 #: `make bench` must end within 15 minutes: a benchmark is not started once this is spent
 TOTAL_BUDGET_S = 14 * 60.0
 
@@ -76,7 +79,7 @@ def selected(only: Sequence[str]) -> list[str]:
             f"error: unknown benchmark {', '.join(unknown)} (known: {', '.join(BENCHMARKS)})"
         )
     if not wanted:
-        return list(BENCHMARKS)
+        return [n for n in BENCHMARKS if n not in OPT_IN]
     for name in list(wanted):
         wanted.update(getattr(_load(name), "REQUIRES", ()) if _load(name) else ())
     return [n for n in BENCHMARKS if n in wanted]
@@ -128,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         for name, module in BENCHMARKS.items():
-            print(f"{name:10} {module}")
+            note = f"  (opt-in: --only {name})" if name in OPT_IN else ""
+            print(f"{name:10} {module}{note}")
         return 0
     names = selected(args.only)
     settings = Settings.make(quick=args.quick, repeats=args.repeats, out_dir=args.out.resolve())
@@ -146,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts = machine.describe()
     ctx = Context(settings=settings)
     deadline = time.monotonic() + TOTAL_BUDGET_S
+    kept = sections.carried(
+        results_file, [getattr(_load(n), "TITLE", n) for n in OPT_IN if n not in names]
+    )
     for name in names:
         print(f"== {name}", flush=True)
         if time.monotonic() > deadline:
@@ -168,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             repeats=settings.repeats,
             results=list(ctx.results.values()),
         )
+        sections.append(results_file, kept)
     print(f"written: {results_file}")
     failed = [r.name for r in ctx.results.values() if r.status is Status.FAILED]
     return 1 if failed else 0

@@ -1,15 +1,18 @@
 """Analysis scale: `surge report` time and peak memory on 1 M to 432 M generated requests.
 
-Not a test. Generates a run directory shaped like a real one (8 workers, a part per
-worker every 10 s, a staircase that crosses a throttling limit, random latencies
-that do not compress artificially, a health sample per worker per second), then runs
+Not a test. Generates a run directory shaped like a real one (8 workers, in the layout
+a finished run ends with: each worker's parts compacted into ~64 MB files, or with
+--layout parts a part per worker every 10 s; a staircase that crosses a throttling
+limit, random latencies that do not compress artificially, a health sample per worker
+per second), then runs
 `surge report` on it in a child process and prints wall time, the child's peak RSS
 (from wait4) and bytes per request on disk. Goals (issue 17): 10 M <= 5 s; 40 M <= 2 GB;
 432 M (a day at 5,000 req/s, opt-in: --large) <= 5 minutes and 4 GB; <= 12 B/request.
 `--engines frame` measures the former one-frame report (SURGE_REPORT_ENGINE=frame).
 
-    .venv/bin/python -m benchmarks.bench_analysis [--sizes 1M,10M,40M] [--engines stream,frame]
-        [--repeats 2] [--keep] [--reuse] [--large (for --sizes 432M: the rehearsed day)]
+    .venv/bin/python -m benchmarks.bench_analysis [--sizes 10M,40M] [--engines stream,frame]
+        [--layout compacted|parts] [--repeats 2] [--keep] [--reuse]
+        [--large (for --sizes 432M: the rehearsed day)]
 """
 
 from __future__ import annotations
@@ -30,12 +33,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from surge.locustfiles.compaction import COMPACT_TARGET_BYTES, ROW_GROUP_ROWS
 from surge.results import (
+    COMPRESSION,
     HEALTH_SCHEMA,
     REQUEST_SCHEMA,
     Manifest,
     WorkerEntry,
+    compacted_name,
     list_parts,
+    part_write_options,
+    worker_dir,
     write_health,
     write_part,
 )
@@ -159,9 +167,59 @@ def health_rows(rng: np.random.Generator, schedule: Any, start_us: int) -> dict[
 
 
 GENERATE_SPAN_S = 600  # seconds generated at a time (bounded memory at any size)
+#: the layouts a run directory can be generated in: "compacted" is what a finished run
+#: ends with (each worker's parts compacted into ~64 MB files, row groups of ~1 M rows:
+#: `surge.locustfiles.compaction`); "parts" is a part per worker every 10 s, as a run
+#: in progress (or one whose worker died before compacting) leaves them
+LAYOUTS = ("compacted", "parts")
 
 
-def generate(run_dir: Path, total: int) -> int:
+class _CompactedWriter:
+    """One worker's compacted files, written as the worker's end-of-run compaction
+    writes them (same names, options, row groups and size), without the small parts
+    first: generating 432 M requests stays a loop of row groups in bounded memory."""
+
+    def __init__(self, run_dir: Path, worker: str) -> None:
+        self.folder = worker_dir(run_dir, worker)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.folder / ".compacting.parquet"
+        self.writer: pq.ParquetWriter | None = None
+        self.first = self.last = 0  # the small parts' sequence numbers the file covers
+        self.buffered: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table, first_seq: int, last_seq: int) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(
+                self.tmp, REQUEST_SCHEMA, compression=COMPRESSION,
+                **part_write_options(REQUEST_SCHEMA),
+            )  # fmt: skip
+            self.first = first_seq
+        self.last = last_seq
+        self.buffered.append(table)
+        self.rows += table.num_rows
+        if self.rows >= ROW_GROUP_ROWS:
+            self._write_group()
+            if self.tmp.stat().st_size >= COMPACT_TARGET_BYTES:
+                self.close()
+
+    def _write_group(self) -> None:
+        assert self.writer is not None
+        table = pa.concat_tables(self.buffered).unify_dictionaries().combine_chunks()
+        self.writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self.buffered, self.rows = [], 0
+
+    def close(self) -> None:
+        if self.writer is None:
+            return
+        if self.buffered:
+            self._write_group()
+        self.writer.close()
+        self.writer = None
+        self.tmp.rename(self.folder / compacted_name(self.first, self.last))
+
+
+def generate(run_dir: Path, total: int, layout: str = "compacted") -> int:
     """Write the run directory; returns the number of request records."""
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -170,6 +228,7 @@ def generate(run_dir: Path, total: int) -> int:
     start_us = int(START.timestamp() * 1_000_000)
     rows = 0
     seq = dict.fromkeys(range(WORKERS), 0)
+    writers = {w: _CompactedWriter(run_dir, f"w{w}") for w in range(WORKERS)}
     spans = np.arange(0, schedule.duration_s + GENERATE_SPAN_S, GENERATE_SPAN_S)
     for lo, hi in itertools.pairwise(spans):
         for w in range(WORKERS):
@@ -179,11 +238,18 @@ def generate(run_dir: Path, total: int) -> int:
             offsets = (table["intended_us"].to_numpy() - start_us) // (PART_EVERY_S * 1_000_000)
             first = int(offsets[0])
             bounds = np.searchsorted(offsets, np.arange(first, offsets.max() + 2))
-            for a, b in itertools.pairwise(bounds):
-                if b > a:
-                    write_part(run_dir, f"w{w}", seq[w], table.slice(a, b - a))
-                    seq[w] += 1
+            pieces = sum(1 for a, b in itertools.pairwise(bounds) if b > a)  # small parts
+            if layout == "compacted":
+                writers[w].add(table, seq[w], seq[w] + pieces - 1)
+                seq[w] += pieces
+            else:
+                for a, b in itertools.pairwise(bounds):
+                    if b > a:
+                        write_part(run_dir, f"w{w}", seq[w], table.slice(a, b - a))
+                        seq[w] += 1
             rows += table.num_rows
+    for writer in writers.values():
+        writer.close()
     write_health(run_dir, health_rows(rng, schedule, start_us))
     Manifest.new(
         run_id=run_dir.name,
@@ -217,14 +283,19 @@ def time_report(run_dir: Path, engine: str = "stream") -> dict[str, float]:
 
 
 def bench(
-    total: int, keep: bool, engine: str = "stream", repeats: int = 2, reuse: bool = False
+    total: int,
+    keep: bool,
+    engine: str = "stream",
+    repeats: int = 2,
+    reuse: bool = False,
+    layout: str = "compacted",
 ) -> dict[str, Any]:
     run_dir = OUT_DIR / f"bench-analysis-{total}"
     t0 = time.perf_counter()
     if reuse and (run_dir / "manifest.json").exists():
         rows = sum(pq.read_metadata(p).num_rows for p in list_parts(run_dir))
     else:
-        rows = generate(run_dir, total)
+        rows = generate(run_dir, total, layout)
     gen_s = time.perf_counter() - t0
     parts = list_parts(run_dir)
     on_disk = sum(p.stat().st_size for p in parts)
@@ -232,6 +303,7 @@ def bench(
     best = min(runs, key=lambda r: r["seconds"])
     result = {
         "engine": engine,
+        "layout": layout,
         "requests": rows,
         "parts": len(parts),
         "bytes_per_request": on_disk / rows,
@@ -259,7 +331,13 @@ def parse_size(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--sizes", default="1M,10M", help="comma-separated request counts (10M, 40M, 432M)"
+        "--sizes", default="10M,40M", help="comma-separated request counts (10M, 40M, 432M)"
+    )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="compacted",
+        help="compacted (a finished run, default) or parts (a part per worker every 10 s)",
     )
     parser.add_argument(
         "--engines", default="stream", help="comma-separated: stream (default), frame"
@@ -285,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 engine,
                 args.repeats,
                 reuse=args.reuse or i > 0,
+                layout=args.layout,
             )
             results.append(result)
             print(

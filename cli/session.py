@@ -76,17 +76,24 @@ def run_and_report(
 
     stream = stream or sys.stderr
     schedule, s3_bytes = read_schedule(source, target)
+    from surge.target_check import check_target  # nothing listening: exit 4 before any load
+
+    # the target is judged after every scenario check: a scenario mistake is exit 2, never 4
     if s3_bytes is None:  # a scenario mistake is exit 2 before any process starts (#21)
         from surge.cli.scenario_check import check_scenario
 
         check_scenario(schedule, Path(source), stream)
-    from surge.target_check import check_target
-
-    check_target(schedule)  # nothing listening: exit 4 before any process starts
+        check_target(schedule)  # before the run directory exists
     run_id = make_run_id(schedule.name)
     run_dir = Path(out_dir) / run_id
     schedule_path = _make_run_dir(run_dir, source, s3_bytes)
     scenario = _pushed_scenario(schedule, source, run_dir) if s3_bytes is not None else None
+    if scenario is not None:  # the pushed bundle's scenario: exit 2 before any load (#21)
+        from surge.cli.scenario_check import check_setup
+
+        check_setup(schedule, scenario, stream)
+    if s3_bytes is not None:  # once the bundle is unpacked and checked (issue 21)
+        check_target(schedule)
     progress = Progress(stream)
     interrupted, engine_code = False, None
     _announce(run_id, schedule, ui_options, stream)
@@ -190,10 +197,12 @@ def report_run(
         with disk_errors(Path(junit)):
             _copy_junit(report, Path(junit))
     print_summary(report, stream)
-    from surge.cli.task_errors import task_error_lines
+    from surge.cli.task_errors import client_switch_lines, task_error_lines
 
     for line in task_error_lines(run_dir):  # scenario exceptions: not in the records
         print(f"warning  {line}", file=stream)
+    for line in client_switch_lines(run_dir):  # #21: call-time switch to Locust's client
+        print(f"note     {line}", file=stream)
     return RunOutcome(run_dir, int(report.exit_code), report)
 
 

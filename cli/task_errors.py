@@ -70,3 +70,17 @@ def task_error_lines(run_dir: Path) -> list[str]:
         more = len(lines) - MAX_SHOWN
         lines = [*lines[:MAX_SHOWN], f"... and {more} other task exceptions (see {source})"]
     return lines
+
+
+def client_switch_lines(run_dir: Path) -> list[str]:
+    """Users moved to Locust's own client at call time (`locustfiles.client_switch`), from
+    the manifest's ``scenario_client``: the figures come partly from that client."""
+    from surge.errors import RunDirError
+    from surge.locustfiles.client_switch import switch_lines
+    from surge.manifest import Manifest
+
+    try:
+        manifest = Manifest.load(run_dir)
+    except RunDirError:
+        return []
+    return switch_lines(manifest.scenario_client)

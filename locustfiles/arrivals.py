@@ -41,6 +41,7 @@ class CumulativeRate:
         self.total = total
         self.duration_s = self._stages[-1].end_s if self._stages else 0.0
         self._stage_starts = [s.start_s for s in self._stages]
+        self._last_i = 0  # the stage `inverse` found last
 
     def at(self, offset_s: float) -> float:
         """Arrivals owed between the start and ``offset_s``."""
@@ -58,10 +59,14 @@ class CumulativeRate:
         """The offset at which ``Λ`` reaches ``count`` and the stage index; None past the end."""
         if count < 0 or count >= self.total:
             return None
-        i = bisect.bisect_right(self._starts, count) - 1
-        # skip stages that owe nothing (rate 0): Λ is flat there
-        while i + 1 < len(self._starts) and self._starts[i + 1] <= count:
-            i += 1
+        i = self._last_i  # once per arrival: usually the stage of the previous one
+        starts = self._starts
+        if not (starts[i] <= count and (i + 1 == len(starts) or count < starts[i + 1])):
+            i = bisect.bisect_right(starts, count) - 1
+            # skip stages that owe nothing (rate 0): Λ is flat there
+            while i + 1 < len(starts) and starts[i + 1] <= count:
+                i += 1
+            self._last_i = i
         stage = self._stages[i]
         x = (count - self._starts[i]) / self._scale
         r0, r1, d = stage.rate_from, stage.rate_to, stage.duration_s
@@ -99,6 +104,7 @@ class ArrivalStream:
         self._poisson = arrivals is Arrivals.POISSON
         self._splits: list[Split] = [split]
         self._rng = rng or random.Random()
+        self._random = self._rng.random
         self._last = -1.0  # count of the last arrival handed out
         self._pending: float | None = None
         self._pending_at: tuple[float, int] | None = None  # its (offset, stage), computed once
@@ -154,7 +160,8 @@ class ArrivalStream:
             split, end = self._split_for(lookup)
             if self._poisson:
                 base = max(position, split.from_count, 0.0)
-                candidate = base + self._rng.expovariate(1.0) * split.count
+                # random.expovariate(1.0), inlined (once per arrival)
+                candidate = base - math.log(1.0 - self._random()) * split.count
             else:
                 floor = max(math.floor(position) + 1, math.ceil(split.from_count), 0)
                 candidate = floor + (split.index - floor) % split.count

@@ -81,6 +81,10 @@ ACCEPT_ENCODING = "gzip, deflate"  # what `content` can decode without extra pac
 _SAFE_URL_CHARS = "/%?=&;:@+,$!*'()~#[]"
 
 
+#: gevent's plain TCP socket (TLS sockets are another class and read through OpenSSL)
+_PLAIN_SOCKET = gevent.socket.socket
+
+
 class ConnectionClosedError(ConnectionError):
     """The server closed the connection before a complete response."""
 
@@ -89,9 +93,18 @@ class ConnectionClosedError(ConnectionError):
 
 
 class _Message:
-    """httptools callbacks for one response (only those it has are called)."""
+    """httptools callbacks for one response (only those it has are called).
 
-    __slots__ = ("body", "complete", "head", "headers_done", "interim", "keep_alive", "parser")
+    The parser holds this message (its callbacks) and the message holds the parser while
+    it parses: `_round_trip` cuts that cycle when the response is read, so both are freed
+    by reference counting. A cycle per request is garbage only the cyclic GC finds, and
+    at 10,000 requests a second it made the GC run so often, and its full collections
+    take so long (~100 ms over Locust's heap), that they showed up as send-lag spikes.
+    """
+
+    __slots__ = (
+        "body", "complete", "head", "headers_done", "interim", "keep_alive", "parser", "status",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.head = b""
@@ -101,6 +114,7 @@ class _Message:
         self.complete = False
         self.keep_alive = False  # set when complete; a body ended by the close leaves it False
         self.parser: Any = None
+        self.status = 0
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
@@ -286,6 +300,7 @@ class SurgeSession(HttpVerbs):
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         response = SurgeResponse(method, answered_by, status, head, raw, error)
         response.elapsed_s = elapsed_ms / 1000.0
+        response._sent = (extra, body)  # `response.request`, built only if a task reads it
         if history:
             response.history = history
         if error is None and status >= FAILURE_FROM_STATUS:
@@ -509,7 +524,7 @@ class SurgeSession(HttpVerbs):
         if b"set-cookie" in message.head.lower():
             self._keep_cookies(origin.key, parse_head(message.head))
         raw = message.body[0] if len(message.body) == 1 else b"".join(message.body)
-        return message.parser.get_status_code(), message.head, raw
+        return message.status, message.head, raw
 
     @staticmethod
     def _round_trip(sock: Any, payload: bytes, method: str) -> _Message:
@@ -517,12 +532,26 @@ class SurgeSession(HttpVerbs):
         connection ended before any byte of a response (so sending again is safe)."""
         message = _Message()
         parser = message.parser = httptools.HttpResponseParser(message)
+        try:
+            return SurgeSession._read_response(sock, payload, method, message, parser)
+        finally:
+            message.status = parser.get_status_code() if message.complete else 0
+            message.parser = None  # no message <-> parser cycle left for the GC (see _Message)
+
+    @staticmethod
+    def _read_response(
+        sock: Any, payload: bytes, method: str, message: _Message, parser: Any
+    ) -> _Message:
         received = False
         try:
             sent = sock.send(payload)  # one small request: usually all of it at once
             if sent < len(payload):
                 sock.sendall(payload[sent:])
             head_chunks: list[bytes] = []  # what came until the headers were complete
+            if type(sock) is _PLAIN_SOCKET:
+                # the answer cannot be there yet: wait until it is, instead of gevent's
+                # recv first trying (EAGAIN, an exception raised and caught) then waiting
+                sock._wait(sock._read_event)
             while not message.complete:
                 data = sock.recv(RECV_BYTES)
                 if not data:

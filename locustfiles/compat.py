@@ -29,6 +29,7 @@ from requests.auth import HTTPBasicAuth
 from requests.structures import CaseInsensitiveDict
 
 from surge.locustfiles.client import SurgeSession, _checked_header
+from surge.locustfiles.client_switch import SWITCHES
 from surge.locustfiles.guard import check_host
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ _KNOWN_KWARGS = frozenset(
     ("name", "json", "headers", "params", "catch_response", "allow_redirects", "context",
      "timeout")
 )  # fmt: skip
+#: keywords that go to surge's transport unchanged (`CompatSession.request`'s fast path)
+_PLAIN_KWARGS = frozenset(("name", "catch_response", "allow_redirects", "context"))
 _switched_logged: set[str] = set()
 
 
@@ -143,6 +146,19 @@ class CompatSession(SurgeSession):
         return self.request("HEAD", url, **kwargs)
 
     def request(self, method: str, url: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        if (
+            self.fallback is None
+            and kwargs.keys() <= _PLAIN_KWARGS
+            and self.auth is None
+            and not self.proxies
+            and not self.adapters
+        ):
+            # the usual request (a path, maybe a name): nothing to translate; the CPU
+            # per request is what decides the rate one core can offer
+            self._sync_session()
+            if self.style == "requests" and kwargs.get("name") is None and not self.request_name:
+                kwargs["name"] = _path_url(url, None)
+            return SurgeSession.request(self, method, url, **kwargs)
         if self.fallback is None:
             why = self._unsupported(kwargs)
             if why:
@@ -233,6 +249,7 @@ class CompatSession(SurgeSession):
         copy_session_state(self, client)
         self.fallback = client
         owner = type(self.user).__name__ if self.user is not None else "a user"
+        SWITCHES.record(owner, why)  # -> health message -> manifest and `surge run` (#21)
         if owner not in _switched_logged:
             _switched_logged.add(owner)
             logger.warning(

@@ -32,6 +32,7 @@ from locust import User
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
 
 from surge.errors import ScheduleError
+from surge.locustfiles import heap
 from surge.locustfiles.arrivals import ArrivalStream
 from surge.locustfiles.context import CURRENT_ARRIVAL, Arrival
 from surge.locustfiles.error_types import DROPPED_LATE, DROPPED_STOPPED
@@ -151,9 +152,12 @@ class Dispatcher:
         self._greenlets = gevent.pool.Group()
         self._main: gevent.Greenlet | None = None
         self._logged: set[str] = set()
+        self._settled = False  # `heap.settle` ran for this dispatcher
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
+        heap.settle()  # no full GC pass over start-up's objects in the middle of the run
+        self._settled = True
         self.state = DispatchState.RUNNING
         self._main = gevent.spawn(self._run)
         self._greenlets.spawn(self._sweep_backlog)
@@ -185,6 +189,9 @@ class Dispatcher:
             with gevent.Timeout(ON_STOP_TIMEOUT_S, False):
                 self._call(slot.stop, None, slot.user)
         self._users = []
+        if self._settled:
+            self._settled = False
+            heap.release()
 
     def _drop_backlog(self, reason: str) -> None:
         now = time.time()

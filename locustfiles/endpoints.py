@@ -1,16 +1,22 @@
 """Per-endpoint figures of one second of records: what the live table and /metrics show.
 
 The recorder's once-a-second `sample` summarises the fleet-wide figures; this adds the
-same per request name ("endpoint"): outcome counts by error type, corrected and
-uncorrected latency histograms (the mergeable buckets of `histogram`) and their exact
-sums. Workers send it in their health report; the master adds counts (`live_metrics`)
-and never averages percentiles. It runs once a second off the hot path: about 3 ms of
-CPU for a second of 6,000 requests on this project's machine (0.3 % of a core).
+same per endpoint: outcome counts by error type, corrected and uncorrected latency
+histograms (the mergeable buckets of `histogram`) and their exact sums. Workers send it
+in their health report; the master adds counts (`live_metrics`) and never averages
+percentiles. It runs once a second off the hot path: about 3 ms of CPU for a second of
+6,000 requests on this project's machine (0.3 % of a core).
 
-Label cardinality is bounded where the names are first seen: a worker keeps the first
-`MAX_ENDPOINTS` names it meets and folds every later one into `OTHER` (a scenario that
-names requests by raw URL would otherwise make one series per product id), and error
-types beyond `MAX_ERROR_TYPES` per endpoint fold the same way.
+An endpoint is keyed as the report keys it (`endpoint_label`): method + request name,
+``GET /products/{id}``, so ``GET /x`` and ``POST /x`` are two endpoints live as in the
+report; a dropped request (never sent: no method) is its name alone. Each endpoint's
+figures also carry its ``method`` and ``name``, so a threshold naming only a request
+name (``p95{name=/x} < 1s``) can hold for every method of it (`live_endpoints.matches`).
+
+Label cardinality is bounded where the endpoints are first seen: a worker keeps the first
+`MAX_ENDPOINTS` it meets and folds every later one into `OTHER` (a scenario that names
+requests by raw URL would otherwise make one series per product id), and error types
+beyond `MAX_ERROR_TYPES` per endpoint fold the same way.
 """
 
 from __future__ import annotations
@@ -24,10 +30,19 @@ import numpy as np
 from surge.locustfiles.error_types import live_kind
 from surge.locustfiles.histogram import bucket_counts
 
-MAX_ENDPOINTS = 30  # distinct request names kept per run; the rest are OTHER
+MAX_ENDPOINTS = 30  # distinct endpoints (method + name) kept per run; the rest are OTHER
 MAX_ERROR_TYPES = 10  # distinct error types kept per endpoint; the rest are OTHER
 OTHER = "other"
 NOT_SENT = -1  # the recorder's marker for a dropped request's service time
+
+
+def endpoint_label(method: str | None, name: str) -> str:
+    """``GET`` + ``/products`` -> ``GET /products``; ``GET`` + ``GET /x`` -> ``GET /x``;
+    no method (a dropped request) -> the name. The one rule: the report uses it too."""
+    method = (method or "").strip()
+    if not method or name.startswith(f"{method} ") or name == method:
+        return name
+    return f"{method} {name}"
 
 
 class EndpointNames:
@@ -48,16 +63,25 @@ class EndpointNames:
 
 def summarise(
     names: Sequence[str], outcomes: Sequence[str], statuses: np.ndarray, errors: Sequence[Any],
-    latency_us: np.ndarray, service_us: np.ndarray, labels: EndpointNames,
+    latency_us: np.ndarray, service_us: np.ndarray, labels: EndpointNames, *,
+    methods: Sequence[str],
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
-    """Rows of one second -> ``{endpoint: {outcomes, hist_corrected, hist_uncorrected, sums}}``.
+    """Rows of one second -> ``{endpoint: {method, name, outcomes, hist_corrected,
+    hist_uncorrected, sums}}``, keyed by `endpoint_label` (``OTHER`` has no method/name).
 
     ``outcomes`` is keyed ``"<outcome>|<error type>"`` (JSON keys must be strings).
     Dropped requests count in the outcomes only: they have no latency worth a bucket.
     """
+    pairs: dict[tuple[str, str], list[int]] = {}  # a few distinct pairs: label each once
+    for i, pair in enumerate(zip(methods, names, strict=True)):
+        pairs.setdefault(pair, []).append(i)
     groups: dict[str, list[int]] = {}
-    for i, name in enumerate(names):
-        groups.setdefault(labels.label(name), []).append(i)
+    identity: dict[str, dict[str, str]] = {}
+    for (method, name), rows in pairs.items():  # first-seen order: the bound keeps the first
+        label = labels.label(endpoint_label(method, name))
+        groups.setdefault(label, []).extend(rows)
+        if label != OTHER:
+            identity[label] = {"method": method or "", "name": name}
     status_list = statuses.tolist()  # plain ints: numpy scalars are slow one at a time
     result: dict[str, dict[str, Any]] = {}
     for label, rows in groups.items():
@@ -71,6 +95,7 @@ def summarise(
         sent = svc != NOT_SENT
         lat, svc = latency_us[idx][sent], svc[sent]
         result[label] = {
+            **identity.get(label, {}),
             "outcomes": _bounded_kinds(kinds),
             "hist_corrected": bucket_counts(lat),
             "hist_uncorrected": bucket_counts(svc),

@@ -6,7 +6,9 @@ usually names what went wrong. AWS services put it in the ``x-amzn-errortype`` h
 (``__type``, ``code``); other APIs use ``errorType``, ``code`` or at least a
 ``message``. The order below is the one documented in the README ("Results"): header,
 JSON type fields, JSON message, the start of the body, and the status line when the
-body is empty. The status itself stays in the ``status`` column.
+body is empty. A markup body (an HTML error page from nginx or a load balancer, an
+XML error) is never shown raw: its ``<title>`` (an XML error's ``<Code>``) names it,
+else the status line. The status itself stays in the ``status`` column.
 
 This module is the one owner of failure types: what a record's ``error`` is
 (`record_error`, called by the recorder) and how it is shown, readable in the report
@@ -16,6 +18,7 @@ This module is the one owner of failure types: what a record's ``error`` is
 
 from __future__ import annotations
 
+import html
 import http
 import json
 import re
@@ -38,6 +41,9 @@ JSON_TYPE_KEYS = ("__type", "code", "errorType", "error_type", "type")
 JSON_MESSAGE_KEYS = ("message", "Message", "errorMessage", "error_description", "detail")
 MAX_JSON_BYTES = 64 * 1024  # larger bodies are not parsed (an error answer is small)
 _SPACES = re.compile(r"\s+")
+#: an HTML page's title / an XML error's code (S3's ``<Error><Code>NoSuchKey</Code>``)
+_TITLE = re.compile(rb"<title(?:\s[^>]*)?>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_XML_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
 
 
 def error_type(status: int, type_header: str | None, body: bytes) -> str:
@@ -51,11 +57,24 @@ def error_type(status: int, type_header: str | None, body: bytes) -> str:
         found = _from_json(text)
         if found:
             return found[:MAX_ERROR_CHARS]
+    if text[:1] == b"<":  # markup: what a person reads on the page, never the tags
+        return _from_markup(text) or status_line(status)
     if text:
         start = _SPACES.sub(" ", text[:BODY_START_CHARS].decode("utf-8", "replace")).strip()
         if start:
             return start
     return status_line(status)
+
+
+def _from_markup(text: bytes) -> str | None:
+    """An HTML page's ``<title>`` text or an XML error's ``<Code>``, bounded; None
+    when the markup names neither (the caller falls back to the status line)."""
+    found = _TITLE.search(text) or _XML_CODE.search(text)
+    if found is None:
+        return None
+    words = html.unescape(found.group(1).decode("utf-8", "replace"))
+    words = _SPACES.sub(" ", words).strip()
+    return words[:BODY_START_CHARS] or None
 
 
 def status_phrase(status: int) -> str:
@@ -133,6 +152,8 @@ def shown_type(text: Any, status: int) -> str:
         return f"HTTP {status}" if status else "no response"
     if text.startswith(CATCH_PREFIX):
         text = text[len(CATCH_PREFIX) :]
+    elif text.lstrip().startswith("<") and status:  # recorded before the markup rule
+        text = _from_markup(text.encode("utf-8", "replace")) or status_line(status)
     text = " ".join(text.split())
     return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 1] + "…"
 

@@ -9,7 +9,7 @@ changes, effective `RESPLIT_DELAY_S` later so
 all workers switch at the same arrival. Once a second it merges the workers' health
 samples (counts and histograms are added, never percentiles averaged), rewrites
 ``status.json``, evaluates thresholds and, on a sustained ``abort_on_fail`` breach,
-ends the run. At the end it writes ``health.parquet`` and ``manifest.json``.
+ends the run. It writes ``health/part-*.parquet`` every minute, ``manifest.json`` at the end.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from surge import trust
 from surge.errors import ExitCode
 from surge.locustfiles import endings, histogram, offered
 from surge.locustfiles.arrivals import CumulativeRate
+from surge.locustfiles.client_switch import SwitchTotals
 from surge.locustfiles.fleet_endings import EndingBook, outside_stop
-from surge.locustfiles.live_endpoints import Window
+from surge.locustfiles.health_parts import HealthParts
+from surge.locustfiles.live_endpoints import KEEP_SECONDS, Window
 from surge.locustfiles.live_metrics import LiveMetrics
 from surge.locustfiles.scenario_errors import ScenarioErrorTotals
 from surge.locustfiles.search import SearchDriver
@@ -46,7 +48,6 @@ from surge.results import (
     Totals,
     WorkerEntry,
     own_instance_type,
-    write_health,
     write_status,
 )
 from surge.schedule import Schedule
@@ -129,7 +130,7 @@ class FleetController:
         self._lag = collections.Counter()
         self._totals: collections.Counter = collections.Counter()
         self._late = 0
-        self._health_rows: dict[str, list] = collections.defaultdict(list)
+        self.health = HealthParts(self.run_dir)  # written every minute, not kept (issue 17)
         self._breach_since: dict[int, float] = {}
         self._threshold_states: dict[int, ThresholdState] = {}
         self._greenlet: gevent.Greenlet | None = None
@@ -143,6 +144,7 @@ class FleetController:
         )
         self.endings = EndingBook()  # parts, failures, departures (locustfiles.fleet_endings)
         self.scenario_errors = ScenarioErrorTotals()  # the scenario's own exceptions, summed
+        self.client_switches = SwitchTotals()  # users moved to Locust's client at call time
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -235,7 +237,11 @@ class FleetController:
         if info.cpu_hot_seconds >= SATURATED_CPU_SECONDS:
             self._saturated.add(f"worker {info.worker} over {SATURATED_CPU_PERCENT:g}% CPU "
                                 f"for {SATURATED_CPU_SECONDS}s")  # fmt: skip
-        second = self._seconds[int(data["time_us"] // 1_000_000)]
+        key = int(data["time_us"] // 1_000_000)
+        if key not in self._seconds:  # a new second: forget those no window reads (a day of them)
+            for old in [s for s in self._seconds if s < key - KEEP_SECONDS]:
+                del self._seconds[old]
+        second = self._seconds[key]
         second.outcomes.update(data["outcomes"])
         second.corrected.update(histogram.from_message(data["hist_corrected"]))
         second.uncorrected.update(histogram.from_message(data["hist_uncorrected"]))
@@ -244,16 +250,11 @@ class FleetController:
         self._lag.update(histogram.from_message(data["lag_hist"]))
         self._totals.update(data["outcomes"])
         self.scenario_errors.add(data.get("scenario_errors"))
+        self.client_switches.add(data.get("client_switches"))
         if self.search is not None:
             self.search.on_health(data)
         self._late += data["late"]
-        rows = self._health_rows
-        rows["time_us"].append(data["time_us"])
-        rows["worker"].append(data["worker"])
-        for key in ("cpu_percent", "send_lag_p50_us", "send_lag_p99_us", "send_lag_max_us",
-                    "in_flight", "sent", "late", "dropped", "cpu_wait_percent",
-                    "loop_lag_p99_us"):  # fmt: skip
-            rows[key].append(data.get(key))
+        self.health.add(data)
         wait = data.get("cpu_wait_percent") or 0.0
         if wait > OVERLOADED_CPU_WAIT_PERCENT:
             self._overloaded_seconds[info.worker] += 1
@@ -282,6 +283,7 @@ class FleetController:
                 next_status += STATUS_INTERVAL_S
                 self._evaluate_thresholds()
                 self._write_status()
+                self.health.maybe_write()
             gevent.sleep(CONTROL_INTERVAL_S)
 
     def _check_hard_end(self, now: float) -> None:
@@ -555,11 +557,7 @@ class FleetController:
             logger.exception("could not write status.json")
 
     def _write_health(self) -> None:
-        if self._health_rows:
-            try:
-                write_health(self.run_dir, self._health_rows)
-            except OSError:
-                logger.exception("could not write health.parquet")
+        self.health.write()  # the last part (locustfiles.health_parts)
 
     def _write_manifest(self) -> None:
         try:
@@ -595,7 +593,9 @@ class FleetController:
         if self.search is not None:
             manifest.search = self.search.record()  # the report's search section
         # #21: which client drives the scenario's class and why, ignored wait_time
-        manifest.scenario_client = describe_for_manifest(self.environment, self.schedule)
+        manifest.scenario_client = self.client_switches.annotate(
+            describe_for_manifest(self.environment, self.schedule)
+        )  # + "switched": users moved to Locust's client at call time
         manifest.scenario_errors = self.scenario_errors.manifest_rows()
         return manifest
 

@@ -21,6 +21,7 @@ import gevent
 
 from surge.locustfiles.endings import FINAL_REPORT_WAIT_S, MSG_STOP, read_note
 from surge.manifest import Abort, AbortedBy
+from surge.results import drop_superseded, is_compacted
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,13 @@ class EndingBook:
 
     def on_health(self, worker: str, data: dict[str, Any]) -> None:
         self.counted[worker] += sum(data.get("outcomes", {}).values())
-        for name, rows in (data.get("parts") or {}).items():
+        reported = data.get("parts") or {}
+        for name, rows in reported.items():
             self.parts[f"{worker}/{name}"] = int(rows)
+        if any(is_compacted(name) for name in reported):
+            # a day-long run writes ~17,000 small parts per worker: forget the ones a
+            # compacted file now covers, so the book stays as small as the files on disk
+            self.parts = drop_superseded(self.parts)
         failure = data.get("failure")
         if failure and worker not in self.failures:
             logger.error("worker %s: %s", worker, failure)
@@ -95,15 +101,20 @@ class EndingBook:
         """A lost worker's entry with how many of its records are known to be missing."""
         worker = str(lost.get("id"))
         prefix = f"{worker}/"
-        in_parts = sum(r for k, r in self.parts.items() if k.startswith(prefix))
+        in_parts = sum(r for k, r in self.final_parts().items() if k.startswith(prefix))
         counted = self.counted[worker]
         return {**lost, "records_counted": counted, "records_in_parts": in_parts,
                 "records_missing": max(counted - in_parts, 0)}  # fmt: skip
 
+    def final_parts(self) -> dict[str, int]:
+        """The parts on disk now: workers compact as the run goes and at its end, and
+        report the compacted files; the small parts they replaced are dropped."""
+        return drop_superseded(self.parts)
+
     def manifest_fields(self, incomplete: list[str]) -> dict[str, Any]:
         """`Manifest` keyword arguments: parts, worker_failures, left_workers, incomplete."""
         return {
-            "parts": dict(sorted(self.parts.items())),
+            "parts": dict(sorted(self.final_parts().items())),
             "worker_failures": list(self.failures.values()),
             "left_workers": list(self.left),
             "incomplete": list(incomplete),

@@ -44,7 +44,7 @@ class SurgeResponse:
 
     __slots__ = (
         "_body", "_decoded", "_event", "_fields", "_head", "_headers", "_manual", "_meta",
-        "elapsed_s", "error", "history", "js", "method", "status_code", "url",
+        "_sent", "elapsed_s", "error", "history", "js", "method", "status_code", "url",
     )  # fmt: skip
 
     def __init__(
@@ -119,6 +119,16 @@ class SurgeResponse:
         return found
 
     @property
+    def request(self) -> Any:
+        """What was sent (`locustfiles.sent_request`), as Locust's responses offer it."""
+        from surge.locustfiles.sent_request import SentRequest, sent_request
+
+        sent = getattr(self, "_sent", None)  # the client's (head lines, body), unset: none
+        if not isinstance(sent, SentRequest):
+            self._sent = sent = sent_request(self)
+        return sent
+
+    @property
     def encoding(self) -> str:
         return _charset(self._header("content-type"))
 
@@ -170,7 +180,9 @@ class SurgeResponse:
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        meta = self._meta
+        # reported once; letting go of the meta (it holds this response) leaves no
+        # reference cycle per request for the garbage collector (see heap.py)
+        meta, self._meta = self._meta, None
         assert meta is not None
         if self._manual is True:
             meta["exception"] = None

@@ -9,9 +9,12 @@ windows of the last seconds: live thresholds scoped to one endpoint
 the same fields as the fleet-wide one, so one metric function evaluates both: counts
 and histograms are added, percentiles are read from the merged buckets, never averaged.
 
-A scoped rule names the endpoint as the report does: method + request name
-(``POST /products/{id}/buy``). Workers label by request name alone, so a name
-without its method (``/products`` requested by ``GET``) matches ``GET /products`` too.
+Workers key endpoints as the report does: method + request name
+(``POST /products/{id}/buy``, `endpoints.endpoint_label`), and send each one's
+``method`` and ``name`` beside its figures. A scoped rule naming an endpoint
+(``GET /x``) holds for that endpoint alone, not for ``POST /x``; a rule naming only a
+request name (``/x``) holds for every method of that name together (their counts and
+histograms merged), dropped requests of that name included.
 """
 
 from __future__ import annotations
@@ -23,9 +26,6 @@ from typing import Any
 from surge.locustfiles.histogram import from_message
 
 KEEP_SECONDS = 120  # per-second samples kept: more than any live window
-HTTP_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
-)
 
 
 @dataclass
@@ -54,12 +54,11 @@ class Window:
         self.sent += other.sent
 
 
-def matches(rule_name: str, label: str) -> bool:
-    """Does a worker's endpoint label belong to the endpoint a rule names?"""
-    if rule_name == label:
-        return True
-    method, _, rest = rule_name.partition(" ")
-    return method.upper() in HTTP_METHODS and rest == label
+def matches(rule_name: str, label: str, name: str | None = None) -> bool:
+    """Does a worker's endpoint (`label`, e.g. ``GET /x``, whose request name is
+    `name`, ``/x``) belong to what a rule names: that endpoint, or every method of the
+    request name? Exact strings only: request names may hold spaces (``sign in``)."""
+    return rule_name == label or (name is not None and rule_name == name)
 
 
 class EndpointSeconds:
@@ -67,7 +66,8 @@ class EndpointSeconds:
 
     def __init__(self) -> None:
         self._seconds: dict[int, dict[str, Window]] = {}
-        self.labels: set[str] = set()
+        #: every endpoint label seen in the run -> its request name (None: not sent, OTHER)
+        self.labels: dict[str, str | None] = {}
 
     def add(self, second: int, endpoints: dict[str, dict[str, Any]] | None) -> None:
         """One worker's ``endpoints`` figures for the second starting at `second`."""
@@ -76,7 +76,8 @@ class EndpointSeconds:
         slot = self._seconds.setdefault(second, {})
         for label, figures in endpoints.items():
             slot.setdefault(label, Window()).add(figures)
-            self.labels.add(label)
+            if self.labels.get(label) is None:
+                self.labels[label] = figures.get("name")
         for old in [s for s in self._seconds if s < second - KEEP_SECONDS]:
             del self._seconds[old]
 
@@ -85,7 +86,7 @@ class EndpointSeconds:
         request of it in that time, so nothing to judge)."""
         merged, seen = Window(), False
         for label, sample in self.recent(last, seconds).items():
-            if matches(rule_name, label):
+            if matches(rule_name, label, self.labels.get(label)):
                 merged.merge(sample)
                 seen = True
         return merged if seen else None
@@ -100,4 +101,5 @@ class EndpointSeconds:
 
     def unknown(self, rule_names: set[str]) -> list[str]:
         """Rule names that matched no endpoint during the whole run."""
-        return sorted(n for n in rule_names if not any(matches(n, x) for x in self.labels))
+        known = self.labels.items()
+        return sorted(n for n in rule_names if not any(matches(n, x, y) for x, y in known))

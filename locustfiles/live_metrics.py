@@ -84,7 +84,8 @@ class LiveMetrics:
 
     def __init__(self) -> None:
         self.endpoints: dict[str, EndpointTotals] = {}
-        #: per second, by the workers' own labels (scoped thresholds match those)
+        #: per second, by the workers' own endpoint labels (method + name, as the report;
+        #: scoped thresholds match those, or their request name)
         self.seconds = EndpointSeconds()
         self.workers: dict[str, dict[str, Any]] = {}  # worker id -> its latest health report
         self.late = 0

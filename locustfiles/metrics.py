@@ -24,7 +24,9 @@ What is exported (names are the contract `docs/grafana/surge-dashboard.json` use
   (a state set per rule), ``surge_untrustworthy``; for a knee search (``load.search``)
   ``surge_search_step`` and ``surge_search_bracket_rps{bound="low"|"high"}``.
 
-Endpoint labels are bounded (`endpoints.MAX_ENDPOINTS`, the rest is ``other``).
+The ``endpoint`` label is the report's endpoint name, method + request name
+(``GET /products``, `endpoints.endpoint_label`): ``GET /x`` and ``POST /x`` are two
+series. Endpoint labels are bounded (`endpoints.MAX_ENDPOINTS`, the rest is ``other``).
 """
 
 from __future__ import annotations

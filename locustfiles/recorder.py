@@ -69,7 +69,7 @@ class Recorder:
     """Column batches of one worker process and their Parquet parts.
 
     Attributes:
-        run_dir: the run directory parts go to (``requests/<worker_id>/``).
+        run_dir: the run directory parts go to (``requests/worker=<worker_id>/``).
         worker_id: the worker's name in the records and the part directory.
         current_stage: stage stamped on requests made outside an arrival (on_start etc.).
     """
@@ -183,6 +183,7 @@ class Recorder:
                 all_lat,
                 all_svc,
                 self._endpoint_labels,
+                methods=c["method"][start:end],  # endpoints keyed as the report: GET /x
             ),
         }
 
@@ -199,6 +200,8 @@ class Recorder:
             self.ledger.write(seq, batch)
         # per-part counts, failed writes (kept, retried at the end) and the account
         self.ledger.collect(wait=wait)
+        if wait:  # the run's end: compact the tail (the rest was compacted during the run)
+            self.ledger.compact()
 
 
 def add_summaries(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -235,7 +238,12 @@ def _arrow_columns(batch: dict[str, Any], worker_id: str) -> dict[str, Any]:
         cols[name] = pa.array(values, mask=values == NOT_SENT, type=pa.int64())
     for name in ("stage", "intended_us", "latency_us", "status", "bytes"):
         cols[name] = np.frombuffer(batch[name], np.dtype(batch[name].typecode))
-    cols["worker"] = [worker_id] * len(batch["outcome"])
+    # one value for every row: a dictionary of one string (no list of n references
+    # converted while holding the interpreter lock the event loop needs)
+    rows = len(batch["outcome"])
+    cols["worker"] = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(rows, np.int32)), pa.array([worker_id], pa.string())
+    )
     return cols
 
 

@@ -266,7 +266,7 @@ def _merged(samples: list[_Sample], endpoint: str | None) -> Window | None:
             seen = True
             continue
         for label, figures in s.endpoints.items():
-            if matches(endpoint, label):
+            if matches(endpoint, label, figures.get("name")):
                 window.add(figures)
                 seen = True
     return window if seen else None

@@ -234,16 +234,43 @@ def tls_factory(insecure: bool, ca_file: str | None) -> Any:
     return factory
 
 
+def fasthttp_user_agent() -> str:
+    """The User-Agent Locust's FastHttpSession sends unless told otherwise (geventhttpclient's)."""
+    from geventhttpclient.client import HTTPClient
+
+    return str(HTTPClient.DEFAULT_HEADERS.get("User-Agent", ""))
+
+
+def with_user_agent(headers: dict[str, str] | None, agent: str) -> dict[str, str]:
+    """`headers` with `agent` as User-Agent unless they name one (in any case)."""
+    headers = dict(headers or {})
+    if agent and not any(k.lower() == "user-agent" for k in headers):
+        return {"User-Agent": agent, **headers}
+    return headers
+
+
 def _compat_init(base: type[User], insecure: bool, ca_file: str | None) -> Any:
-    """``__init__`` of an HttpUser/FastHttpUser subclass whose client is surge's."""
+    """``__init__`` of an HttpUser/FastHttpUser subclass whose client is surge's.
+
+    Requests carry the User-Agent Locust's client would send for the class (servers,
+    WAFs and logs may tell clients apart by it): an ``HttpUser`` keeps requests'
+    session headers (``python-requests/<version>``), a ``FastHttpUser`` gets
+    geventhttpclient's, worked out once per class; a User-Agent the class or scenario
+    sets wins."""
     style = "fasthttp" if issubclass(base, FastHttpUser) else "requests"
+    class_headers = getattr(base, "default_headers", None)
+    agent = fasthttp_user_agent()
+    fast_defaults = with_user_agent(class_headers, agent)  # once per class, not per user
 
     def __init__(self: Any, environment: Any) -> None:
         # the class's own __init__ chain runs as written (it may set up state, even use
         # the client); the Locust client it made is then replaced, its state carried over
         base.__init__(self, environment)
         made = self.client
-        defaults = getattr(self, "default_headers", None) if style == "fasthttp" else None
+        defaults = None
+        if style == "fasthttp":
+            own = getattr(self, "default_headers", None)
+            defaults = fast_defaults if own is class_headers else with_user_agent(own, agent)
         self.client = CompatSession(
             self.host, environment.events.request, self,
             timeout_s=self.network_timeout, insecure=insecure, ca_file=ca_file,

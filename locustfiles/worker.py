@@ -24,6 +24,7 @@ import numpy as np
 
 from surge.errors import ExitCode
 from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
+from surge.locustfiles.client_switch import SWITCHES
 from surge.locustfiles.dispatcher import Dispatcher, DispatchState, TaskPicker
 from surge.locustfiles.endings import DISK_FULL, MASTER_LOST
 from surge.locustfiles.health import ProcessHealth
@@ -341,6 +342,7 @@ class WorkerEngine:
             "parts": self.recorder.ledger.take_new(),
             "failure": self.recorder.ledger.failure,
             "scenario_errors": self.scenario_errors.take(),  # since the last report
+            "client_switches": SWITCHES.take(),  # users moved to Locust's client (#21)
         }
         try:
             self.environment.runner.send_message(MSG_HEALTH, data)

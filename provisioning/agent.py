@@ -47,7 +47,7 @@ from surge.provisioning.agent_settings import AgentSettings, Role
 from surge.provisioning.agent_sync import RunUploader, StopWatcher
 from surge.provisioning.scenario import ScenarioSetup, fleet_scenario, local_scenario
 from surge.provisioning.spot import IMDS_ENDPOINT_ENV, SpotWatcher
-from surge.results import INSTANCE_TYPE_ENV, REQUESTS_DIR, Manifest
+from surge.results import INSTANCE_TYPE_ENV, REQUESTS_DIR, Manifest, worker_dirs
 from surge.s3 import S3Error, S3Store, S3Url, run_url
 from surge.schedule import Schedule, parse_schedule
 
@@ -343,8 +343,7 @@ class Agent:
 
     def mark_done(self) -> None:
         """Tell the master this instance's results are all in S3 (which workers it ran)."""
-        workers_dir = self.run_dir / REQUESTS_DIR
-        recorded = {p.name for p in workers_dir.iterdir()} if workers_dir.is_dir() else set()
+        recorded = set(worker_dirs(self.run_dir))  # requests/worker=<id>/ folders
         # the engine names a worker <hostname>-<pid>; one that died before its first
         # part has no folder, and the master must not wait for it
         started = {f"{socket.gethostname()}-{p.pid}" for p in self.processes}

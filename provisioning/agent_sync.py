@@ -2,7 +2,13 @@
 
 `RunUploader` mirrors the local run directory to ``s3://bucket/runs/<run_id>/``
 every `UPLOAD_INTERVAL_S`, so an instance that dies has uploaded all but its
-last few seconds of request parts. Nothing is ever deleted locally. When S3 cannot
+last few seconds of request parts. Nothing is ever deleted locally. A worker compacts
+its small parts into large files while the run goes on (rolling compaction,
+`locustfiles.compaction`): a compacted file is uploaded like any new file, and once it
+is in S3 the small part objects it covers are deleted there (never before), so query
+engines that read every object of a prefix (Athena) count each request once and the
+bucket holds few objects even mid-run. A small part deleted that way is never uploaded
+again, though the worker may not have deleted its local copy yet. When S3 cannot
 be reached, files that could not be uploaded stay on disk and the next rounds come
 with a growing backoff (up to `MAX_BACKOFF_S`) while the run goes on; after the run,
 `final_sync` keeps trying for `FINAL_RETRY_S` and then fails naming every file that
@@ -21,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from surge.errors import SurgeError
-from surge.results import STATUS_FILE
+from surge.results import REQUESTS_DIR, STATUS_FILE, superseded
 from surge.s3 import S3Error, S3Store, S3Url, stop_url
 
 UPLOAD_INTERVAL_S = 5.0  # parts are written at least every 10 s; half that keeps loss < 10 s
@@ -60,6 +66,10 @@ class RunUploader:
         self.skip = skip
         self.uploaded: dict[Path, tuple[int, int]] = {}
         self.failed: dict[Path, S3Error] = {}
+        #: small parts deleted from S3 because a compacted object covers them: never
+        #: uploaded again (the worker deletes its local copy a moment later, or a crash
+        #: left it there; readers drop it either way)
+        self.dropped: set[Path] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -92,6 +102,8 @@ class RunUploader:
                 self.skip and self.skip(rel)
             ):
                 continue
+            if rel in self.dropped:
+                continue
             try:
                 stat = path.stat()
             except FileNotFoundError:  # rotated or replaced under us; next round
@@ -117,7 +129,31 @@ class RunUploader:
                 continue
             self.uploaded[rel] = (stat.st_size, stat.st_mtime_ns)
             self.failed.pop(rel, None)
-        return left
+        return left + self.drop_superseded()
+
+    def drop_superseded(self) -> int:
+        """Delete the uploaded small parts that an uploaded compacted part covers (only
+        after the compacted one is in S3: a crash before leaves both, which readers
+        handle); returns how many deletions failed (retried next round)."""
+        folders: dict[Path, list[str]] = {}
+        for rel in self.uploaded:
+            if len(rel.parts) == 3 and rel.parts[0] == REQUESTS_DIR:
+                folders.setdefault(rel.parent, []).append(rel.name)
+        failed = 0
+        for folder, names in folders.items():
+            for name in sorted(superseded(names)):
+                rel = folder / name
+                try:
+                    self.store.delete(self.prefix.join(rel.as_posix()))
+                except S3Error as exc:
+                    self.failed[rel] = exc
+                    failed += 1
+                    log.warning("could not delete a compacted part from S3: %s", exc)
+                    continue
+                self.uploaded.pop(rel)
+                self.failed.pop(rel, None)
+                self.dropped.add(rel)
+        return failed
 
     def final_sync(self, retry_s: float | None = None) -> None:
         """The last upload after the run, retried for `retry_s` (default `FINAL_RETRY_S`);

@@ -38,10 +38,13 @@ MANIFEST = "manifest.json"
 #: engine): the one default. Here, not in `results`, so the CLI reads it without pyarrow.
 DEFAULT_RESULTS_DIR = Path("results")
 FORMAT_VERSION = 1  # the major version: readers refuse another one
-#: 3: scenario_errors; 2: parts, worker_failures, left_workers, incomplete, search,
+#: 4: results_layout (issue 17); 3: scenario_errors; 2: parts, worker_failures,
+#: left_workers, incomplete, search,
 #: scenario_client typed; 1: typed (abort, format_minor, scenario_bundle); 0: the untyped
 #: format 1
-FORMAT_MINOR = 3
+FORMAT_MINOR = 4
+#: the run directory's file layout (surge.results docstring); 1: before issue 17
+RESULTS_LAYOUT = 2
 KNOWN_FORMAT_VERSIONS = frozenset({FORMAT_VERSION})
 
 
@@ -148,7 +151,9 @@ class Manifest:
         untrustworthy: reasons the engine found the numbers untrustworthy (empty: none).
         totals: requests and outcomes the master counted.
         scenario_bundle: hash of the scenario files the workers ran (None: not bundled).
-        scenario_client: which client drove the scenario's User class and why (#21).
+        scenario_client: which client drove the scenario's User class and why (#21):
+            user_class, client, reason, notes, and ``switched`` ([{user_class, why,
+            users}]) when users moved to Locust's client at call time.
         parts: rows per request part, ``"<worker>/part-NNNNN.parquet"`` -> rows, as the
             recorders reported them (the report finds damaged or missing parts by them).
         worker_failures, left_workers: workers that failed (disk full...) or left early
@@ -157,6 +162,8 @@ class Manifest:
         search: the knee search's record (`load.search` runs; None otherwise).
         scenario_errors: exceptions the scenario's tasks raised, per (task, type), most
             first (empty: none, or a run older than format_minor 3).
+        results_layout: the run directory's file layout (`surge.results`): 2 hive-style
+            ``requests/worker=<id>/`` with compacted parts, 1 (absent) the older one.
         extra: keys this surge does not know (from a newer minor), kept for the round trip.
     """
 
@@ -189,6 +196,7 @@ class Manifest:
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     format_minor: int = FORMAT_MINOR
+    results_layout: int = RESULTS_LAYOUT  # 1 when the manifest does not say (older runs)
 
     @classmethod
     def new(cls, *, run_id: str, schedule: Any, **fields: Any) -> Manifest:
@@ -212,6 +220,7 @@ class Manifest:
             **self.extra,
             "format_version": self.format_version,
             "format_minor": self.format_minor,
+            "results_layout": self.results_layout,
             "run_id": self.run_id,
             "schedule": self.schedule,
             "schedule_yaml": self.schedule_yaml,
@@ -299,6 +308,7 @@ class Manifest:
             extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
             format_version=int(data["format_version"]),
             format_minor=int(data.get("format_minor") or 0),
+            results_layout=int(data.get("results_layout") or 1),
         )
 
     # ------------------------------------------------------------ files
@@ -334,7 +344,7 @@ _KNOWN_KEYS = frozenset(
         "host", "workers", "master", "started_at", "ended_at", "hard_end", "state",
         "clock_offsets_ms", "lost_workers", "stalled_workers", "abort_reason", "abort",
         "trust", "totals", "scenario_bundle", "scenario_client", "parts", "worker_failures",
-        "left_workers", "incomplete", "search", "scenario_errors", "engine",
+        "left_workers", "incomplete", "search", "scenario_errors", "engine", "results_layout",
     }
 )  # fmt: skip
 

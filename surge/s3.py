@@ -232,13 +232,33 @@ class S3Store:
         )
 
     def put_file(self, url: S3Url, path: str | Path) -> None:
-        """Upload a file (read whole: parts are a few MB; this keeps retries simple)."""
-        data = Path(path).read_bytes()
-        self.put_bytes(url, data)
+        """Upload a file in one PUT, streamed from disk (a compacted part is ~64 MB: not
+        held in memory). One PUT keeps the ETag the MD5 the resume check compares."""
+
+        def put() -> Any:
+            with open(path, "rb") as body:  # reopened per attempt: a retry starts at 0
+                return self.client.put_object(Bucket=url.bucket, Key=url.key, Body=body)
+
+        self._call("upload to", url, put)
+
+    def delete(self, url: S3Url) -> None:
+        """Delete one object (no error when it is already gone)."""
+        self._call(
+            "delete of", url, lambda: self.client.delete_object(Bucket=url.bucket, Key=url.key)
+        )
 
     def get_bytes(self, url: S3Url) -> bytes:
         def fetch() -> bytes:
             return self.client.get_object(Bucket=url.bucket, Key=url.key)["Body"].read()
+
+        return self._call("download of", url, fetch)
+
+    def get_range(self, url: S3Url, start: int, length: int) -> bytes:
+        """`length` bytes of an object from offset `start` (an HTTP range request)."""
+
+        def fetch() -> bytes:
+            span = f"bytes={start}-{start + length - 1}"
+            return self.client.get_object(Bucket=url.bucket, Key=url.key, Range=span)["Body"].read()
 
         return self._call("download of", url, fetch)
 
@@ -469,9 +489,16 @@ class NoSuchRunError(SurgeError):
     (exit 2, with the nearest run ids there)."""
 
 
-def fetch_run(store: S3Store, run: S3Url, dest: str | Path) -> list[Path]:
-    """Download a run's results (not its control objects) into the run directory `dest`."""
-    files = store.download_tree(run, dest, skip=lambda rel: rel.startswith(CONTROL_DIR + "/"))
+def fetch_run(
+    store: S3Store, run: S3Url, dest: str | Path, skip: Callable[[str], bool] | None = None
+) -> list[Path]:
+    """Download a run's results (not its control objects, nor what `skip` names by its
+    key under the run) into the run directory `dest`."""
+    files = store.download_tree(
+        run,
+        dest,
+        skip=lambda rel: rel.startswith(CONTROL_DIR + "/") or (skip is not None and skip(rel)),
+    )
     if not files:
         parent_key, _, run_id = run.key.rpartition("/")
         siblings = store.folders(S3Url(run.bucket, parent_key))

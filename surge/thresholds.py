@@ -7,7 +7,9 @@ keyed by `Threshold.metric`.
 
 A rule may be scoped to one endpoint (method + request name, as the report's
 per-endpoint table names it): ``p95{name=POST /products/{id}/buy} < 500ms``, or the
-mapping form's ``name:`` key. Unscoped rules hold over every request.
+mapping form's ``name:`` key. Live and in the report, a name without a method
+(``p95{name=/products/{id}} < 500ms``) holds for every method of that request name
+together; ``GET /x`` never counts ``POST /x``. Unscoped rules hold over every request.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ class Threshold:
     value: float
     abort_on_fail: bool = False
     for_s: float = 0.0
-    name: str | None = None  # the endpoint (method + request name) it holds for; None: all
+    #: the endpoint (method + request name) it holds for, or a bare request name (every
+    #: method of it, live); None: all requests
+    name: str | None = None
 
     @property
     def kind(self) -> MetricKind:

@@ -49,6 +49,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _push(args: argparse.Namespace) -> int:
     from surge.bundle import push_schedule
+    from surge.cli.scenario_check import check_scenario
     from surge.s3 import S3Store, parse_s3_url, schedule_url
 
     schedule = load_schedule(args.file)
@@ -57,10 +58,13 @@ def _push(args: argparse.Namespace) -> int:
         url = schedule_url(url.bucket, schedule.name)
     elif args.url.endswith("/"):
         url = url.join(f"{schedule.name}.yaml")
+    # a scenario mistake is exit 2 here, before anything is uploaded: never on the fleet
+    info = check_scenario(schedule, Path(args.file), None)
     bundle = push_schedule(S3Store(), Path(args.file), schedule, url)  # #14: with its scenario
     print(f"{schedule.source}: ok, pushed to {url}")
     if bundle is not None:
         print(f"  scenario bundle {bundle.sha256[:12]}: {', '.join(bundle.files)}")
+    print("\n".join(f"  scenario  {note}" for note in info.notes))
     return ExitCode.PASSED
 
 

@@ -9,6 +9,12 @@
 -- intended send falls in the window. Percentiles are nearest-rank (quantile_disc
 -- returns the value at rank ceil(p * n), as the report does); they are over sent
 -- requests only (outcome <> 'dropped').
+-- Layout (surge/results.py): requests/worker=<id>/part-NNNNN.parquet, a hive partition
+-- per worker (hive_partitioning fills `worker` from the folder, the same value as the
+-- column); at a run's end each worker compacts its parts into part-NNNNN-MMMMM.parquet
+-- (parts NNNNN..MMMMM). A crash between writing a compacted file and deleting its small
+-- parts leaves both: `superseded` drops the small ones, as surge's readers do. Runs of
+-- results layout 1 (requests/<id>/part-NNNNN.parquet) match the same glob.
 WITH manifest AS (
     SELECT
         epoch_us(CAST(started_at AS TIMESTAMPTZ)) AS start_us,
@@ -25,8 +31,28 @@ windows AS (
         s.start_s + s.duration_s AS window_end_s
     FROM manifest
 ),
+files AS (
+    SELECT
+        file,
+        regexp_extract(file, '^(.*)/[^/]*$', 1) AS folder,
+        CAST(regexp_extract(file, 'part-(\d+)(-\d+)?\.parquet$', 1) AS BIGINT) AS first,
+        CAST(coalesce(nullif(regexp_extract(file, 'part-\d+-(\d+)\.parquet$', 1), ''),
+                      regexp_extract(file, 'part-(\d+)\.parquet$', 1)) AS BIGINT) AS last,
+        regexp_matches(file, 'part-\d+-\d+\.parquet$') AS compacted
+    FROM glob(getvariable('run') || '/requests/*/part-*.parquet')
+),
+superseded AS (  -- covered by a compacted part of the same worker
+    SELECT s.file
+    FROM files AS s JOIN files AS c
+        ON c.compacted AND c.folder = s.folder AND c.file <> s.file
+        AND c.first <= s.first AND s.last <= c.last
+        AND (NOT s.compacted OR c.last - c.first > s.last - s.first)
+),
 requests AS (
-    SELECT * FROM read_parquet(getvariable('run') || '/requests/*/part-*.parquet')
+    SELECT *
+    FROM read_parquet(getvariable('run') || '/requests/*/part-*.parquet',
+                      hive_partitioning = true, filename = true)
+    WHERE filename NOT IN (SELECT file FROM superseded)
 )
 SELECT
     w.stage + 1 AS stage,  -- numbered from 1, as the report shows them

@@ -9,6 +9,7 @@ import pytest
 
 from surge.cli import main
 from surge.errors import ExitCode
+from surge.results import part_path
 from tests.helpers.runs import fake_run_dir
 
 
@@ -48,7 +49,7 @@ def test_no_parts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 def test_corrupt_part(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """One damaged part does not sink the run: reported, named, incomplete (issue 19)."""
     run_dir = fake_run_dir(tmp_path)
-    part = run_dir / "requests" / "w2" / "part-00000.parquet"
+    part = part_path(run_dir, "w2", 0)
     part.write_bytes(part.read_bytes()[:200])
     assert main(["report", str(run_dir)]) == ExitCode.INFRASTRUCTURE
     out = capsys.readouterr().out

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from surge.accounts import account_path
 from surge.analysis import build_report
 from surge.analysis.verdict import VerdictStatus
 from surge.cli import main
 from surge.manifest import Abort, AbortedBy, Manifest, RunState
-from surge.results import list_parts
+from surge.results import list_parts, part_key
 from tests.helpers.runs import hold, make_run
 
 WORKERS = ("w1", "w2")
@@ -32,7 +33,7 @@ def _run(tmp_path: Path, **fields) -> Path:
 def _part_counts(run_dir: Path) -> dict[str, int]:
     import pyarrow.parquet as pq
 
-    return {f"{p.parent.name}/{p.name}": pq.read_metadata(p).num_rows for p in list_parts(run_dir)}
+    return {part_key(p): pq.read_metadata(p).num_rows for p in list_parts(run_dir)}
 
 
 def test_a_damaged_and_a_truncated_part_are_named_and_the_rest_is_reported(tmp_path):
@@ -68,7 +69,7 @@ def test_a_damaged_and_a_truncated_part_are_named_and_the_rest_is_reported(tmp_p
 def test_a_part_a_worker_wrote_but_that_never_arrived_is_named(tmp_path):
     run_dir = _run(tmp_path / "b", state=RunState.FINISHED)
     account = {"parts": {"part-00000.parquet": 70, "part-00007.parquet": 33}, "worker": "w2"}
-    (run_dir / "requests" / "w2" / "account.json").write_text(json.dumps(account))
+    account_path(run_dir, "w2").write_text(json.dumps(account))
     report = build_report(run_dir, charts=False)
     assert report.verdict.status is VerdictStatus.INCOMPLETE
     assert "w2/part-00007.parquet (missing; 33 requests)" in report.verdict.detail()
@@ -77,7 +78,7 @@ def test_a_part_a_worker_wrote_but_that_never_arrived_is_named(tmp_path):
 def test_a_run_whose_master_never_finished_is_incomplete(tmp_path):
     run_dir = _run(tmp_path / "c", state=RunState.STARTING)
     account = {"parts": {}, "worker": "w1", "ending": {"kind": "master lost", "at": 0}}
-    (run_dir / "requests" / "w1" / "account.json").write_text(json.dumps(account))
+    account_path(run_dir, "w1").write_text(json.dumps(account))
     report = build_report(run_dir, charts=False)
     assert report.exit_code == 4
     assert "master lost" in report.verdict.headline()

@@ -1,5 +1,6 @@
 """The documented DuckDB query (docs/sql/stages.duckdb.sql, shown in the README) on a run
-directory gives exactly the report's per-stage request counts and percentiles."""
+directory gives exactly the report's per-stage request counts and percentiles: on small
+parts, on compacted parts (with a crash's left-over small parts) and on a layout-1 run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from surge.analysis.loading import load_run
 from surge.analysis.stages import stage_table
 from tests.helpers.big_runs import awkward_run
+from tests.helpers.layouts import as_layout_1, compact_run
 from tests.helpers.runs import hold, make_run, with_fields
 
 duckdb = pytest.importorskip("duckdb")
@@ -55,3 +57,22 @@ def test_the_documented_query_matches_the_report_on_a_short_hold(tmp_path: Path)
     run_dir = make_run(tmp_path, stages=[{"rps": 50, "duration": "6s"}], requests=rows)
     check_against_report(run_dir)
     assert run_query(run_dir)[1]["requests"] == 150 + 10
+
+
+@pytest.mark.parametrize("left_over", [False, True], ids=["compacted", "crash-left-overs"])
+def test_the_documented_query_matches_the_report_on_compacted_parts(
+    tmp_path: Path, left_over: bool
+) -> None:
+    """After end-of-run compaction; `left_over`: the small parts are still there too (a
+    crash before their deletion), and both the query and the report count them once."""
+    run_dir, cols = awkward_run(tmp_path, 200_000, parts_per_worker=8)
+    compact_run(run_dir, keep_small=left_over)
+    assert len(list(run_dir.glob("requests/*/part-*-*.parquet"))) == 4
+    assert len(list(run_dir.glob("requests/*/part-?????.parquet"))) == (32 if left_over else 0)
+    check_against_report(run_dir)
+    assert sum(r["requests"] for r in run_query(run_dir).values()) <= len(cols["intended_us"])
+
+
+def test_the_documented_query_matches_the_report_on_a_layout_1_run(tmp_path: Path) -> None:
+    run_dir, _ = awkward_run(tmp_path, 100_000)
+    check_against_report(as_layout_1(run_dir))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from surge.analysis import streaming
@@ -22,8 +23,8 @@ from surge.analysis.streaming import coarsen, stream_run
 from surge.analysis.timeline import per_second, per_second_by_name
 from surge.errors import RunDirError
 from surge.manifest import RunState
-from surge.results import Manifest, list_parts
-from tests.helpers.big_runs import EMPTY_STAGE, ONLY_IN_LAST, awkward_run, nearest_rank
+from surge.results import Manifest, is_compacted, list_parts, part_key, worker_dirs
+from tests.helpers.big_runs import EMPTY_STAGE, NAMES, ONLY_IN_LAST, awkward_run, nearest_rank
 from tests.helpers.runs import Req, hold, make_run, with_fields
 
 COLUMNS = ["p50", "p90", "p95", "p99", "p999", "max"]
@@ -110,8 +111,9 @@ def test_streamed_tables_equal_the_in_memory_report(
 
 
 def test_every_percentile_equals_a_brute_force_sort(tmp_path: Path) -> None:
-    """A million requests of awkward data (4 workers x 6 parts): every stage's and every
-    endpoint-in-stage's percentiles are the nearest-rank values of a full sort."""
+    """A million requests of awkward data (4 workers x 6 parts): every stage's, endpoint's,
+    endpoint-in-stage's and the whole run's percentiles are the nearest-rank values of a
+    full sort (the whole run and an endpoint are unions of endpoint x stage cells)."""
     run_dir, cols = awkward_run(tmp_path, 1_000_000)
     streamed = stream_run(run_dir)
     windows = streamed.windows
@@ -138,8 +140,25 @@ def test_every_percentile_equals_a_brute_force_sort(tmp_path: Path) -> None:
     for column, p in zip(COLUMNS, PERCENTILES, strict=True):
         assert only.iloc[0][column] == nearest_rank(values, p) / 1e6
     everything = np.sort(cols["latency_us"][sent])
-    assert streamed.whole["p999"] == nearest_rank(everything, 99.9) / 1e6
+    for column, p in zip(COLUMNS, PERCENTILES, strict=True):  # the union of every cell
+        assert streamed.whole[column] == nearest_rank(everything, p) / 1e6, column
     assert streamed.whole["requests"] == len(offset)
+    for k, label in enumerate(NAMES):  # each endpoint: the union of its stage cells
+        values = np.sort(cols["latency_us"][sent & (cols["name"] == k)])
+        row = streamed.by_endpoint.iloc[streamed.endpoints.index(label)]
+        for column, p in zip(COLUMNS, PERCENTILES, strict=True):
+            assert row[column] == nearest_rank(values, p) / 1e6, (label, column)
+    for pair in pairs.to_dict("records"):  # every endpoint in every stage window
+        if pair["endpoint"] not in NAMES:
+            continue  # dropped requests only (no method): no latency
+        w = windows.iloc[pair["window"]]
+        lo, hi = np.ceil(w["window_start_s"] * 1e6), np.ceil(w["window_end_s"] * 1e6)
+        inside = (stage == w["stage"]) & (offset >= lo) & (offset < hi) & sent
+        values = np.sort(
+            cols["latency_us"][inside & (cols["name"] == NAMES.index(pair["endpoint"]))]
+        )
+        for column, p in zip(COLUMNS, PERCENTILES, strict=True):
+            assert pair[column] == nearest_rank(values, p) / 1e6, (pair["endpoint"], column)
 
 
 def test_same_tables_on_a_large_awkward_run(tmp_path: Path) -> None:
@@ -163,10 +182,37 @@ def test_memory_held_does_not_grow_with_the_run(
     pd.testing.assert_frame_equal(
         per_second_by_name(run), streamed.timeline_by_name, check_dtype=False
     )
+    from surge.analysis import histograms
+
+    monkeypatch.setattr(histograms, "MERGE_AT", 1000)  # merge (and combine) as it goes
     counts = ValueCounts()
     for _ in range(20):
         counts.add(np.zeros(100_000, np.int64), np.arange(100_000) % 1000)
     assert counts.stats(1).counts[0] == 2_000_000 and len(counts.keys) == 1000
+
+
+def test_compacted_parts_stream_a_row_group_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layout a finished run ends with: each worker's small parts compacted into one
+    file of many row groups (`locustfiles.compaction`). The same tables, read a row
+    group at a time in order of first intended send, so per-second rows are still freed
+    as the watermark moves (rows in a part are in completion order, not intended)."""
+    from surge.locustfiles import compaction
+
+    monkeypatch.setattr(compaction, "ROW_GROUP_ROWS", 3_000)
+    monkeypatch.setattr(streaming, "FINALISE_EVERY", 0)
+    monkeypatch.setattr(streaming, "BATCH_ROWS", 1_000)
+    run_dir, cols = awkward_run(tmp_path, 100_000, parts_per_worker=30)
+    for worker, folder in worker_dirs(run_dir).items():
+        names = {p.name: pq.read_metadata(p).num_rows for p in folder.glob("part-*.parquet")}
+        compaction.compact_parts(run_dir, worker, names)
+        compaction.remove_superseded(run_dir, worker)
+    parts = list_parts(run_dir)
+    assert len(parts) == 4 and all(is_compacted(p.name) for p in parts)
+    assert pq.read_metadata(parts[0]).num_row_groups >= 8
+    streamed = _same_as_in_memory(run_dir)
+    assert streamed.peak_pending_rows < len(cols["offset_us"]) / 2
 
 
 def test_a_day_is_charted_per_minute_keeping_the_worst_second(tmp_path: Path) -> None:
@@ -202,7 +248,7 @@ def test_a_run_killed_mid_run_and_a_damaged_part_still_report(tmp_path: Path) ->
     last = list_parts(run_dir)[-1]
     last.write_bytes(last.read_bytes()[:100])
     streamed = stream_run(run_dir)
-    assert [d.part for d in streamed.damaged] == [f"{last.parent.name}/{last.name}"]
+    assert [d.part for d in streamed.damaged] == [part_key(last)]
     assert 0 < streamed.requests < 20_000
     shutil.rmtree(run_dir / "requests")
     with pytest.raises(RunDirError, match="no request parts"):

@@ -24,7 +24,7 @@ import pytest
 from tests.helpers.chroot import wheelhouse
 from tests.helpers.shop import ShopHandle, running_shop
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("clean-install")]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCK = REPO_ROOT / "packer" / "requirements.lock"

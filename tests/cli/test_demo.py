@@ -12,6 +12,8 @@ from surge.analysis.render import knee_change
 from surge.cli.demo import shop_argv
 from surge.errors import ExitCode
 
+# with test_demo_search.py in one xdist worker: one staircase demo (conftest.py) for both
+pytestmark = pytest.mark.xdist_group("capacity")
 BUY = "POST /products/{id}/buy"
 THROTTLED = "ProvisionedThroughputExceededException"
 

@@ -14,6 +14,9 @@ from surge.cli.demo import DEMO_SEARCH, run_demo
 from surge.errors import ExitCode
 from surge.schedule import load_schedule
 
+# with test_demo.py in one xdist worker: one staircase demo (conftest.py) for both
+pytestmark = pytest.mark.xdist_group("capacity")
+
 
 def test_the_search_demo_gives_no_staircase() -> None:
     schedule = load_schedule(DEMO_SEARCH)

@@ -152,8 +152,18 @@ def _answer(server: ScriptedServer, conn: socket.socket, seen: Seen) -> bool:
         conn.sendall(_response(500, b'{"code": "ProvisionedThroughputExceededException"}'))
     elif path == "/typed/message":
         conn.sendall(_response(503, b'{"message": "Service Unavailable: try later"}'))
-    elif path == "/typed/html":
+    elif path == "/typed/html":  # an nginx error page: its title, never its markup
+        page = (b"<!DOCTYPE HTML>\r\n<html lang=en>\r\n<head><title>404   Not Found"
+                b"</title></head>\r\n<body><center><h1>404 Not Found</h1></center>"
+                + b"x" * 500 + b"</body></html>")  # fmt: skip
+        conn.sendall(_response(404, page, {"Content-Type": "text/html"}))
+    elif path == "/typed/html-untitled":
         conn.sendall(_response(502, b"<html>\n  <h1>Bad   gateway</h1>" + b"x" * 500))
+    elif path == "/typed/html-with-header":  # the type header still wins over the page
+        conn.sendall(_response(503, b"<html><title>Oops</title></html>",
+                               {"x-amzn-ErrorType": "ThrottlingException"}))  # fmt: skip
+    elif path == "/typed/text":
+        conn.sendall(_response(500, b"lock wait   timeout exceeded; " + b"y" * 200))
     elif path == "/typed/empty":
         conn.sendall(_response(504))
     else:
@@ -677,7 +687,10 @@ def test_a_non_idempotent_request_is_never_sent_twice(server, method):
     ("/typed/aws-json", "ThrottlingException"),
     ("/typed/code", "ProvisionedThroughputExceededException"),
     ("/typed/message", "Service Unavailable: try later"),
-    ("/typed/html", "<html> <h1>Bad gateway</h1>" + "x" * 89),  # the first 120 bytes
+    ("/typed/html", "404 Not Found"),  # the page's <title>, never raw markup
+    ("/typed/html-untitled", "HTTP 502 Bad Gateway"),  # markup without a title: status
+    ("/typed/html-with-header", "ThrottlingException"),
+    ("/typed/text", "lock wait timeout exceeded; " + "y" * 90),  # plain text: 120 bytes
     ("/typed/empty", "HTTP 504 Gateway Timeout"),
 ])  # fmt: skip
 def test_errors_carry_the_failure_type_of_the_answer(server, path, expected, tmp_path):

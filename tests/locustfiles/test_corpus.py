@@ -30,6 +30,8 @@ from tests.helpers.locust import (
     require_generator_kept_up,
 )
 
+# one worker under xdist: one target, and the corpus runs never compete with each other
+pytestmark = pytest.mark.xdist_group("corpus")
 CORPUS = Path(__file__).resolve().parent / "corpus"
 STAGES = ((50, 2.0), (100, 2.0))  # (rate, seconds): 100 and 200 arrivals
 RUN_TIMEOUT_S = 120

@@ -75,7 +75,7 @@ def test_three_stages_on_two_workers_hit_rate_and_boundaries(tmp_path):
     status = json.loads((run / "status.json").read_text())
     assert status["state"] == "finished"
     assert status["requests"] == len(df)
-    assert (run / "health.parquet").exists()
+    assert (run / "health" / "part-00000.parquet").exists()
 
 
 @RERUN_IF_OVERLOADED

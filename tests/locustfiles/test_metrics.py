@@ -31,9 +31,13 @@ STATUS = {
 }  # fmt: skip
 
 
-def health(worker: str, second: int, names: list[str], latency_ms: list[float]) -> dict:
-    """A worker's health report, with the per-endpoint part built as the recorder does."""
-    n = len(names)
+def health(worker: str, second: int, endpoints_: list[str], latency_ms: list[float]) -> dict:
+    """A worker's health report, with the per-endpoint part built as the recorder does
+    from its method and name columns (``GET /x`` is method GET, name /x). The last row is
+    dropped: never sent, no method, recorded under its whole text as its name."""
+    n = len(endpoints_)
+    methods = [e.partition(" ")[0] for e in endpoints_[:-1]] + [""]
+    names = [e.partition(" ")[2] for e in endpoints_[:-1]] + [endpoints_[-1]]
     outcomes = ["ok"] * (n - 2) + ["error", "dropped"]
     lat = np.asarray(latency_ms, dtype=np.int64) * 1000
     svc = lat // 2
@@ -43,7 +47,8 @@ def health(worker: str, second: int, names: list[str], latency_ms: list[float]) 
     return {
         "worker": worker, "host": "gen-1", "time_us": second * 1_000_000, "cpu_percent": 42.0,
         "cpu_wait_percent": 1.0, "send_lag_p99_us": 3000, "in_flight": 5, "late": 1, "dropped": 1,
-        "endpoints": summarise(names, outcomes, statuses, errors, lat, svc, EndpointNames()),
+        "endpoints": summarise(names, outcomes, statuses, errors, lat, svc, EndpointNames(),
+                               methods=methods),
     }  # fmt: skip
 
 
@@ -97,6 +102,20 @@ def test_counters_and_histograms_add_up_the_workers_reports() -> None:
                   surge_threshold_state="passing") == 0  # fmt: skip
     assert sample(fams, "surge_worker_send_lag_p99_seconds", "surge_worker_send_lag_p99_seconds",
                   worker="w1") == 0.003  # fmt: skip
+
+
+def test_two_methods_of_one_request_name_are_two_endpoints() -> None:
+    """The endpoint label is the report's key (method + name): a GET and a POST named
+    ``/x`` are two series, not one."""
+    live = LiveMetrics()
+    live.observe(health("w1", 1000, ["GET /x", "GET /x", "POST /x", "POST /x", "x"], [1.0] * 5))
+    fams = exposition(live)
+    assert sample(fams, "surge_requests_sent", "surge_requests_sent_total", endpoint="GET /x") == 2
+    post = {"endpoint": "POST /x"}  # one ok, one error (see `health`)
+    assert sample(fams, "surge_requests_sent", "surge_requests_sent_total", **post) == 2
+    assert sample(fams, "surge_requests_successful", "surge_requests_successful_total", **post) == 1
+    labels = {s.labels["endpoint"] for s in fams["surge_requests_offered"].samples}
+    assert labels == {"GET /x", "POST /x", "x"}
 
 
 def test_endpoint_labels_are_bounded() -> None:

@@ -187,7 +187,12 @@ def test_a_threshold_scoped_to_one_endpoint_judges_that_endpoint_alone():
     for k in range(1, 6):
         for w in ("w1", "w2"):
             sample = health(w, START + k + 0.3)  # the fleet as a whole: 10 ms
-            sample["endpoints"] = {"/buy": slow}  # purchases alone: 2 s
+            # purchases alone: 2 s; a fast GET of the same name is another endpoint
+            fast = {**slow, "hist_corrected": bucket_counts(np.full(5, 1e3))}
+            sample["endpoints"] = {
+                "POST /buy": {**slow, "method": "POST", "name": "/buy"},
+                "GET /buy": {**fast, "method": "GET", "name": "/buy"},
+            }
             driver.on_health(sample)
     driver.tick(START + 5.4)
     assert driver.steps[0].verdict == "fail"

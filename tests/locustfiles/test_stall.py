@@ -21,7 +21,7 @@ from tests.helpers.locust import (
 )
 from tests.helpers.shop import running_shop
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stall")]  # one stalling shop
 
 STALL_PERIOD_S = 5.0
 RATE = 200

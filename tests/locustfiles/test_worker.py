@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import gevent.ssl
-from locust import FastHttpUser, HttpUser, task
+from locust import FastHttpUser, task
 
-from surge.locustfiles.client import SurgeHttpUser
 from surge.locustfiles.worker import prepare_user_class
 from surge.schedule import parse_schedule
+from tests.helpers.users import Fast, Requests, Surge
 
 SCHEDULE = parse_schedule(
     "name: t\ntarget: https://127.0.0.1:8443\n"
     "load:\n  stages:\n    - {rps: 1, duration: 1s}\nlimits:\n  timeout: 7s\n"
 )
-
-
-class Fast(FastHttpUser):
-    @task
-    def t(self) -> None:
-        pass
 
 
 def own_factory() -> gevent.ssl.SSLContext:
@@ -28,18 +22,6 @@ def own_factory() -> gevent.ssl.SSLContext:
 class OwnTls(FastHttpUser):
     ssl_context_factory = staticmethod(own_factory)
 
-    @task
-    def t(self) -> None:
-        pass
-
-
-class Surge(SurgeHttpUser):
-    @task
-    def t(self) -> None:
-        pass
-
-
-class Requests(HttpUser):
     @task
     def t(self) -> None:
         pass

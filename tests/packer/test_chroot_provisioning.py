@@ -23,7 +23,12 @@ from tests.helpers.chroot import REPO_ROOT, Chroot, base_tarball, debian_chroot,
 # A cold cache (debootstrap, wheel downloads) runs the module fixture inside the first
 # test: give it more than the suite's default 600 s.
 COLD_RUN_TIMEOUT_S = 1800
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(COLD_RUN_TIMEOUT_S)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.timeout(COLD_RUN_TIMEOUT_S),
+    pytest.mark.xdist_group("chroot"),  # one image for the module, also under xdist
+]
 
 INSTANCE_DIR = REPO_ROOT / "provisioning" / "instance"
 STAGE = "/tmp/surge-stage"

@@ -151,7 +151,7 @@ def test_a_lost_master_is_told_by_workers_manifest_and_report(fleet: Fleet) -> N
     assert codes == {"w1": 4, "w2": 4}  # the infrastructure code
     for worker in ("w1", "w2"):
         account = json.loads(
-            next(fleet.run_dir(worker).glob("requests/*/account.json")).read_text()
+            next(fleet.run_dir(worker).glob("requests/*/_account.json")).read_text()
         )
         assert account["ending"]["kind"] == "master lost"
         last = max(_last_sent(p) for p in list_parts(fleet.run_dir(worker)))

@@ -25,7 +25,8 @@ from tests.helpers.fleet import Fleet, fetch
 from tests.helpers.locust import RERUN_IF_OVERLOADED, machine_load
 from tests.helpers.shop import ShopHandle, running_shop
 
-pytestmark = pytest.mark.integration
+# one worker under xdist: the capacity runs never share the CPU with each other (conftest.py)
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("capacity")]
 
 CAPACITY = 100  # writes/s of the one hot partition = buys/s the shop can take
 RESOLUTION = 0.05

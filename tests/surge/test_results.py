@@ -59,7 +59,7 @@ def test_round_trip_across_workers(tmp_path: Path) -> None:
 def test_parts_are_discovered_by_listing_and_temp_files_ignored(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path)
     results.write_part(run_dir, "w1", 3, rows("w1", 2))
-    (run_dir / "requests" / "w1" / ".part-00004.parquet.tmp-1").write_bytes(b"half a file")
+    (results.worker_dir(run_dir, "w1") / ".part-00004.parquet.tmp-1").write_bytes(b"half a file")
     assert [p.name for p in results.list_parts(run_dir)] == ["part-00003.parquet"]
 
 
@@ -101,7 +101,7 @@ def test_broken_run_directories(tmp_path: Path, breakage: str, message: str) -> 
         (run_dir / "manifest.json").write_text("{")
     elif breakage == "corrupt part":
         results.write_part(run_dir, "w1", 0, rows("w1", 3))
-        (run_dir / "requests" / "w1" / "part-00001.parquet").write_bytes(b"PAR1 garbage")
+        results.part_path(run_dir, "w1", 1).write_bytes(b"PAR1 garbage")
     elif breakage == "wrong columns":
         import pyarrow.parquet as pq
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers.terraform import TERRAFORM_DIR, TerraformWorkspace
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("terraform")]  # one init
 
 EXAMPLES = ("minimal", "large")
 

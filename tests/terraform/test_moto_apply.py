@@ -22,7 +22,7 @@ import pytest
 
 from tests.helpers.terraform import TerraformWorkspace, moto_override, moto_server
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("terraform")]
 
 REGION = "us-east-1"
 RUN_ID = "moto-1"
