@@ -12,7 +12,7 @@ import time
 import pytest
 
 from surge.provisioning.spot import IMDS_ENDPOINT_ENV, POLL_S
-from surge.results import read_requests
+from surge.results import read_requests, worker_dirs
 from tests.helpers.fleet import (
     Fleet,
     answered_rows,
@@ -50,7 +50,7 @@ def test_a_spot_notice_hands_the_share_to_the_others(fleet: Fleet) -> None:
 
     dest = fetch(fleet)
     assert answered_rows(dest) == count  # the leaving worker's last part made it
-    (leaver,) = [p.name for p in (fleet.run_dir("w2") / "requests").iterdir()]
+    (leaver,) = worker_dirs(fleet.run_dir("w2"))  # the worker's id, from its folder
     assert leaver in [w["id"] for w in manifest_json(dest)["left_workers"]]
     frame = read_requests(dest, ["worker", "intended_us"]).to_pandas()
     at = frame["intended_us"] / 1e6
