@@ -12,18 +12,13 @@ heap and its end gives it back.
 from __future__ import annotations
 
 import gc
-import time
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
 from locust import User, task
-from locust.env import Environment
 
-from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
-from surge.locustfiles.dispatcher import Dispatcher, TaskPicker
-from surge.locustfiles.recorder import Recorder
-from surge.schedule import Arrivals, parse_schedule
+from tests.helpers.dispatchers import uniform_dispatcher
 from tests.helpers.users import Fast, Requests
 from tests.locustfiles.test_client import _serving, on_surge, session
 
@@ -81,18 +76,9 @@ class Idle(User):
 
 
 def test_a_running_dispatcher_keeps_start_ups_objects_out_of_collections(tmp_path):
-    schedule = parse_schedule(
-        "name: t\ntarget: http://127.0.0.1:9\narrivals: uniform\n"
-        "load:\n  stages:\n    - {rps: 50, duration: 0.2s}\n"
-    )
-    env = Environment(user_classes=[Idle])
-    start = time.time() + 0.05
-    dispatcher = Dispatcher(
-        environment=env, user_class=Idle, picker=TaskPicker(Idle, {}),
-        recorder=Recorder(run_dir=tmp_path, worker_id="w"),
-        stream=ArrivalStream(CumulativeRate(schedule.stages), Arrivals.UNIFORM, Split(0, 0, 1)),
-        start_epoch=start, hard_end_epoch=start + 5, max_in_flight=2, max_lateness_s=1.0,
-        allow_hosts=(), timeout_s=1.0,
+    dispatcher = uniform_dispatcher(
+        tmp_path, Idle, rps=50, seconds=0.2, lead_s=0.05,
+        max_in_flight=2, timeout_s=1.0, hard_end_s=5,
     )  # fmt: skip
     frozen_before = gc.get_freeze_count()
     dispatcher.start()

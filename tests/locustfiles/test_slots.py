@@ -7,17 +7,11 @@ scenario's tasks make no HTTP request, they count. StopUser replaces the slot's 
 
 from __future__ import annotations
 
-import time
-
 import gevent
 from locust import TaskSet, User, task
-from locust.env import Environment
 from locust.exception import StopUser
 
-from surge.locustfiles.arrivals import ArrivalStream, CumulativeRate, Split
-from surge.locustfiles.dispatcher import Dispatcher, TaskPicker
-from surge.locustfiles.recorder import Recorder
-from surge.schedule import Arrivals, parse_schedule
+from tests.helpers.dispatchers import uniform_dispatcher
 
 RATE, SECONDS = 200, 1.0
 COUNTS = {"on_start": 0, "on_stop": 0, "tasks": 0, "set_entered": 0}
@@ -50,18 +44,9 @@ class Worker(User):
 
 
 def test_every_arrival_runs_one_task_and_stop_user_replaces_the_user(tmp_path):
-    schedule = parse_schedule(
-        "name: t\ntarget: http://127.0.0.1:9\narrivals: uniform\n"
-        f"load:\n  stages:\n    - {{rps: {RATE}, duration: {SECONDS:g}s}}\n"
-    )
-    env = Environment(user_classes=[Worker])
-    start = time.time() + 0.2
-    dispatcher = Dispatcher(
-        environment=env, user_class=Worker, picker=TaskPicker(Worker, {}),
-        recorder=Recorder(run_dir=tmp_path, worker_id="w"),
-        stream=ArrivalStream(CumulativeRate(schedule.stages), Arrivals.UNIFORM, Split(0, 0, 1)),
-        start_epoch=start, hard_end_epoch=start + 60, max_in_flight=10, max_lateness_s=1.0,
-        allow_hosts=schedule.allow_hosts, timeout_s=5.0,
+    dispatcher = uniform_dispatcher(
+        tmp_path, Worker, rps=RATE, seconds=SECONDS, lead_s=0.2,
+        max_in_flight=10, timeout_s=5.0, hard_end_s=60,
     )  # fmt: skip
     dispatcher.start()
     gevent.sleep(0.2 + SECONDS + 0.3)
